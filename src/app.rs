@@ -1,0 +1,26 @@
+//! The state every request handler shares: configuration and the platform services.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::platform::clock::Clock;
+use crate::platform::db::Db;
+use crate::platform::mail::Mailer;
+use crate::platform::rate_limit::RateLimiter;
+use crate::platform::secrets::InstallSecrets;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub clock: Clock,
+    pub mailer: Mailer,
+    pub limiter: RateLimiter,
+    pub secrets: InstallSecrets,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,193 @@
+//! The `stratamake` command line: `serve`, `admin`, `config`, `mail`.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, FlagOverrides, LogFormat};
+use crate::platform::clock::Clock;
+
+#[derive(Parser)]
+#[command(
+    name = "stratamake",
+    version,
+    about = "StrataMake: a self-hosted AI creative platform in one binary"
+)]
+pub struct Cli {
+    /// Config file (TOML); default /etc/stratamake/config.toml when it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data dir (database, files, mail outbox); default ./data.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// URL users reach the server at (used in mail links).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+    },
+    /// Administration from the shell.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Outgoing mail.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create an account with a verified email (an administrator with --admin).
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration, secrets redacted.
+    Print,
+}
+
+#[derive(Subcommand)]
+pub enum MailCommand {
+    /// Send a test mail and show what the mail server answered.
+    Test { address: String },
+}
+
+impl Cli {
+    fn flags(&self) -> FlagOverrides {
+        let (listen, public_url) = match &self.command {
+            Command::Serve { listen, public_url } => (listen.clone(), public_url.clone()),
+            _ => (None, None),
+        };
+        FlagOverrides {
+            config_file: self.config.clone(),
+            listen,
+            data_dir: self.data_dir.clone(),
+            public_url,
+            log_format: self.log_format.clone(),
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRATAMAKE_LOG")
+        .unwrap_or_else(|_| "info,tower_http=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if !from_stdin && stdin.is_terminal() {
+        eprint!("Password (input is shown; use --password-stdin to pipe it): ");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli.flags())?;
+    init_logging(config.log_format);
+    match cli.command {
+        Command::Serve { .. } => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot listen on {}: {e} (set --listen or STRATAMAKE_LISTEN)",
+                        config.listen
+                    )
+                })?;
+            let state = crate::server::open_state(config, Clock::default()).await?;
+            let server = crate::server::launch_with_listener(listener, state).await?;
+            server.handle.await??;
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Print,
+        } => {
+            print!("{}", config.redacted_toml());
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::CreateUser {
+                    email,
+                    username,
+                    admin,
+                    password_stdin,
+                },
+        } => {
+            if !admin {
+                anyhow::bail!(
+                    "only administrators can be created from the shell for now: add --admin"
+                );
+            }
+            let password = read_password(password_stdin)?;
+            let state = crate::server::open_state(config, Clock::default()).await?;
+            let id = crate::domains::auth::api::setup::create_admin(
+                &state, &email, &username, &password, None,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "Created administrator {username} ({id}). Sign in at {}/login",
+                state.config.public_base()
+            );
+            Ok(())
+        }
+        Command::Mail {
+            command: MailCommand::Test { address },
+        } => {
+            let state = crate::server::open_state(config, Clock::default()).await?;
+            let (ok, transcript) = state
+                .mailer
+                .send_test(&address, &state.config.instance_name)
+                .await;
+            println!("{transcript}");
+            if ok {
+                Ok(())
+            } else {
+                anyhow::bail!("the test mail was not sent")
+            }
+        }
+    }
+}

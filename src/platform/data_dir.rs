@@ -1,0 +1,57 @@
+//! The layout of the data dir: every path the appliance writes lives here.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// Opens (creating if needed) the data dir and checks it is writable.
+    pub fn open(root: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create data dir {}", root.display()))?;
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("cannot resolve data dir {}", root.display()))?;
+        let probe = root.join(".write-probe");
+        std::fs::write(&probe, b"ok").with_context(|| {
+            format!(
+                "data dir {} is not writable (set --data-dir or STRATAMAKE_DATA_DIR)",
+                root.display()
+            )
+        })?;
+        std::fs::remove_file(&probe).ok();
+        if root.starts_with("/tmp") {
+            tracing::warn!(
+                data_dir = %root.display(),
+                "the data dir is under /tmp and may be wiped at reboot"
+            );
+        }
+        let dir = Self { root };
+        for sub in [dir.mail_outbox_dir()] {
+            std::fs::create_dir_all(&sub)
+                .with_context(|| format!("cannot create {}", sub.display()))?;
+        }
+        if !dir.root.is_dir() {
+            bail!("data dir {} is not a folder", dir.root.display());
+        }
+        Ok(dir)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.root.join("stratamake.db")
+    }
+
+    /// Where mails go as `.eml` files when no SMTP server is configured.
+    pub fn mail_outbox_dir(&self) -> PathBuf {
+        self.root.join("mail").join("outbox")
+    }
+}

@@ -1,0 +1,150 @@
+//! SQLite behind an async API: one writer thread that runs every write in its own
+//! `IMMEDIATE` transaction, and a pool of read-only connections for reads.
+//!
+//! Durability: WAL with `synchronous=FULL`, so a write whose future has resolved is on
+//! disk and survives a crash or power loss.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use tokio::sync::{Semaphore, oneshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database is shutting down")]
+    Closed,
+}
+
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
+#[derive(Clone)]
+pub struct Db {
+    writer: mpsc::Sender<WriteJob>,
+    readers: Arc<ReaderPool>,
+}
+
+struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+const READERS: usize = 4;
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+impl Db {
+    /// Opens the database file and returns the writer connection's handle after
+    /// `prepare` (migrations) has run on it.
+    pub fn open(
+        path: &Path,
+        prepare: impl FnOnce(&mut Connection) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
+        let mut writer = Connection::open(path)?;
+        let mode: String =
+            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            anyhow::bail!("the database at {} cannot use WAL mode", path.display());
+        }
+        configure(&writer)?;
+        prepare(&mut writer)?;
+
+        let mut idle = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            configure(&reader)?;
+            idle.push(reader);
+        }
+
+        let (sender, receiver) = mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                while let Ok(job) = receiver.recv() {
+                    job(&mut writer);
+                }
+            })?;
+        Ok(Self {
+            writer: sender,
+            readers: Arc::new(ReaderPool {
+                idle: Mutex::new(idle),
+                permits: Semaphore::new(READERS),
+            }),
+        })
+    }
+
+    /// Runs `f` in a write transaction; commits when it returns `Ok`, rolls back on `Err`.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+    {
+        let (done, result) = oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let outcome = (|| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(|e| E::from(DbError::from(e)))?;
+                let value = f(&tx)?;
+                tx.commit().map_err(|e| E::from(DbError::from(e)))?;
+                Ok(value)
+            })();
+            let _ = done.send(outcome);
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| E::from(DbError::Closed))?;
+        result.await.map_err(|_| E::from(DbError::Closed))?
+    }
+
+    /// Runs `f` on a read-only connection.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let _permit = readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| E::from(DbError::Closed))?;
+        let pool = readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool
+                .idle
+                .lock()
+                .expect("reader pool poisoned")
+                .pop()
+                .expect("a permit guarantees an idle reader");
+            let result = f(&conn);
+            pool.idle.lock().expect("reader pool poisoned").push(conn);
+            result
+        })
+        .await
+        .map_err(|_| E::from(DbError::Closed))?
+    }
+}
+
+impl Db {
+    /// [`Db::read`] for closures that only run SQL.
+    pub async fn query<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.read(move |conn| f(conn).map_err(DbError::from)).await
+    }
+}

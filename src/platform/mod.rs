@@ -1,0 +1,13 @@
+//! Infrastructure with no domain knowledge: data-dir layout, clock, database,
+//! migrations, mail, rate limits, random tokens and the personal-data registry.
+
+pub mod clock;
+pub mod cursor;
+pub mod data_dir;
+pub mod db;
+pub mod mail;
+pub mod migrations;
+pub mod personal_data;
+pub mod rate_limit;
+pub mod secrets;
+pub mod tokens;

@@ -1,0 +1,391 @@
+// Entry point: builds the app shell (sidebar, top bar, banner, footer),
+// loads config + current user, and renders pages chosen by the router.
+
+import { post, onAuthLost } from './api.js';
+import { state, subscribe, loadConfig, loadMe, setMe, isAdmin, instanceName } from './state.js';
+import { startRouter, resolve, navigate, safeNext, currentKey } from './router.js';
+import { h, icon, logo, avatar, toast, toastError, spinner, startClock, errorBox } from './ui.js';
+import { themeToggle } from './theme.js';
+
+const root = document.getElementById('app');
+
+// ---------------------------------------------------------------------------
+// Shell
+// ---------------------------------------------------------------------------
+
+const sidebar = h('aside', { class: 'sidebar', id: 'sidebar', 'aria-label': 'Sidebar' });
+const topbar = h('header', { class: 'topbar' });
+const bannerSlot = h('div', { class: 'banner-slot' });
+const main = h('main', { id: 'main', class: 'content', tabindex: '-1' });
+const footer = h('footer', { class: 'footer' });
+const scrim = h('div', { class: 'scrim', 'aria-hidden': 'true' });
+scrim.addEventListener('click', () => setDrawer(false));
+
+let menuBtn = null;
+
+function setDrawer(open) {
+  root.classList.toggle('nav-open', open);
+  if (menuBtn) menuBtn.setAttribute('aria-expanded', String(open));
+  if (open) {
+    const first = sidebar.querySelector('a,button');
+    if (first) first.focus();
+  }
+}
+
+document.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape' && root.classList.contains('nav-open')) {
+    setDrawer(false);
+    if (menuBtn) menuBtn.focus();
+  }
+});
+
+function navLink(href, text, ic, testid) {
+  return h('a', { href, class: 'nav-link', testid, dataset: { nav: href } }, icon(ic), h('span', {}, text));
+}
+
+function brand() {
+  return h(
+    'a',
+    { href: '/', class: 'brand', 'aria-label': `${instanceName()} home` },
+    logo(30),
+    h('span', { class: 'brand-text' }, h('span', { class: 'brand-name' }, 'StrataMake'), instanceName() !== 'StrataMake' ? h('span', { class: 'brand-sub' }, instanceName()) : null),
+  );
+}
+
+function renderSidebar() {
+  if (!state.me) {
+    sidebar.hidden = true;
+    sidebar.replaceChildren();
+    return;
+  }
+  sidebar.hidden = false;
+  const sections = [
+    h('nav', { class: 'nav', 'aria-label': 'Main' }, h('ul', { role: 'list' }, h('li', {}, navLink('/', 'Home', 'home', 'nav-home')))),
+    h(
+      'nav',
+      { class: 'nav', 'aria-labelledby': 'nav-h-account' },
+      h('h2', { class: 'nav-heading', id: 'nav-h-account' }, 'Account'),
+      h(
+        'ul',
+        { role: 'list' },
+        h('li', {}, navLink('/settings/profile', 'Profile', 'user', 'nav-profile')),
+        h('li', {}, navLink('/settings/security', 'Security', 'shield', 'nav-security')),
+        h('li', {}, navLink('/settings/tokens', 'API tokens', 'key', 'nav-tokens')),
+      ),
+    ),
+  ];
+  if (isAdmin()) {
+    sections.push(
+      h(
+        'nav',
+        { class: 'nav', 'aria-labelledby': 'nav-h-admin', testid: 'nav-admin' },
+        h('h2', { class: 'nav-heading', id: 'nav-h-admin' }, 'Admin'),
+        h(
+          'ul',
+          { role: 'list' },
+          h('li', {}, navLink('/admin/users', 'Users', 'community', 'nav-admin-users')),
+          h('li', {}, navLink('/admin/invites', 'Invites', 'ticket', 'nav-admin-invites')),
+          h('li', {}, navLink('/admin/settings', 'Instance settings', 'sliders', 'nav-admin-settings')),
+          h('li', {}, navLink('/admin/mail', 'Mail', 'mail', 'nav-admin-mail')),
+          h('li', {}, navLink('/admin/audit', 'Audit log', 'list', 'nav-admin-audit')),
+        ),
+      ),
+    );
+  }
+  sidebar.replaceChildren(
+    h('div', { class: 'sidebar-top' }, brand()),
+    h('div', { class: 'sidebar-scroll' }, sections),
+    h('div', { class: 'sidebar-foot' }, h('p', { class: 'sidebar-note' }, icon('sparkles'), h('span', {}, 'Image & 3D generation are coming soon.'))),
+  );
+  markActive();
+}
+
+sidebar.addEventListener('click', (ev) => {
+  if (ev.target instanceof Element && ev.target.closest('a')) setDrawer(false);
+});
+
+function markActive() {
+  const p = location.pathname.replace(/\/+$/, '') || '/';
+  for (const a of sidebar.querySelectorAll('a[data-nav]')) {
+    if (a.dataset.nav === p) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+// --- user menu (menu button pattern: arrows, Home/End, Escape, Tab) ---------
+
+let outsideClose = null;
+document.addEventListener('click', (ev) => {
+  if (outsideClose) outsideClose(ev);
+});
+
+function userMenu(me) {
+  const listId = 'user-menu-list';
+  const btn = h(
+    'button',
+    { type: 'button', class: 'user-btn', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': listId, testid: 'user-menu' },
+    avatar(me, 'sm'),
+    h('span', { class: 'user-btn-name' }, me.display_name || me.username),
+    icon('chevronDown', 'chev'),
+  );
+  btn.setAttribute('aria-label', `Account menu for ${me.username}`);
+  const item = (el) => {
+    el.setAttribute('role', 'menuitem');
+    el.setAttribute('tabindex', '-1');
+    return el;
+  };
+  const signOutBtn = item(h('button', { type: 'button', class: 'menu-item menu-item-danger', testid: 'signout' }, icon('logout'), h('span', {}, 'Sign out')));
+  const list = h(
+    'div',
+    { class: 'menu', id: listId, role: 'menu', 'aria-label': 'Account', hidden: true },
+    h('div', { class: 'menu-head', role: 'presentation' }, h('p', { class: 'menu-name' }, me.display_name || me.username), h('p', { class: 'menu-email' }, me.email)),
+    item(h('a', { href: '/settings/profile', class: 'menu-item' }, icon('user'), h('span', {}, 'Profile'))),
+    item(h('a', { href: '/settings/security', class: 'menu-item' }, icon('shield'), h('span', {}, 'Security'))),
+    item(h('a', { href: '/settings/tokens', class: 'menu-item' }, icon('key'), h('span', {}, 'API tokens'))),
+    h('div', { class: 'menu-sep', role: 'separator' }),
+    signOutBtn,
+  );
+  const items = () => [...list.querySelectorAll('[role="menuitem"]')];
+  const open = (focusIdx = 0) => {
+    list.hidden = false;
+    btn.setAttribute('aria-expanded', 'true');
+    const all = items();
+    if (all.length) all[(focusIdx + all.length) % all.length].focus();
+  };
+  const close = (refocus = true) => {
+    if (list.hidden) return;
+    list.hidden = true;
+    btn.setAttribute('aria-expanded', 'false');
+    if (refocus) btn.focus();
+  };
+  btn.addEventListener('click', () => (list.hidden ? open(0) : close()));
+  btn.addEventListener('keydown', (ev) => {
+    if (ev.key === 'ArrowDown') { ev.preventDefault(); open(0); }
+    if (ev.key === 'ArrowUp') { ev.preventDefault(); open(-1); }
+  });
+  list.addEventListener('keydown', (ev) => {
+    const all = items();
+    const i = all.indexOf(document.activeElement);
+    if (ev.key === 'ArrowDown') { ev.preventDefault(); all[(i + 1) % all.length].focus(); }
+    else if (ev.key === 'ArrowUp') { ev.preventDefault(); all[(i - 1 + all.length) % all.length].focus(); }
+    else if (ev.key === 'Home') { ev.preventDefault(); all[0].focus(); }
+    else if (ev.key === 'End') { ev.preventDefault(); all[all.length - 1].focus(); }
+    else if (ev.key === 'Escape') { ev.preventDefault(); ev.stopPropagation(); close(); }
+    else if (ev.key === 'Tab') close(false);
+  });
+  list.addEventListener('click', (ev) => {
+    if (ev.target instanceof Element && ev.target.closest('[role="menuitem"]')) close(false);
+  });
+  outsideClose = (ev) => {
+    if (!list.hidden && ev.target instanceof Node && !list.contains(ev.target) && !btn.contains(ev.target)) close(false);
+  };
+  signOutBtn.addEventListener('click', () => signOut(false));
+  return h('div', { class: 'user-menu' }, btn, list);
+}
+
+export async function signOut(all) {
+  try {
+    await post('/auth/logout', { all: !!all }, { redirect: false });
+  } catch (err) {
+    // Even if the server call fails we drop local state; cookies may already be gone.
+    if (err && err.status && err.status !== 401) toastError(err, 'Sign-out request failed');
+  }
+  setMe(null);
+  toast(all ? 'Signed out on all devices' : 'You have been signed out', 'success');
+  navigate('/login', { replace: false });
+}
+
+function renderTopbar() {
+  const left = [];
+  menuBtn = null;
+  outsideClose = null;
+  if (state.me) {
+    menuBtn = h('button', { type: 'button', class: 'icon-btn menu-toggle', 'aria-label': 'Open navigation', 'aria-controls': 'sidebar', 'aria-expanded': 'false' }, icon('menu'));
+    menuBtn.addEventListener('click', () => setDrawer(!root.classList.contains('nav-open')));
+    left.push(menuBtn, h('div', { class: 'topbar-brand-mobile' }, brand()));
+  } else {
+    left.push(brand());
+  }
+  const right = [themeToggle()];
+  if (state.me) {
+    right.push(userMenu(state.me));
+  } else {
+    right.push(h('a', { href: '/login', class: 'btn btn-ghost btn-sm', testid: 'nav-signin' }, 'Sign in'));
+    if (state.config.signup_mode !== 'closed') right.push(h('a', { href: '/signup', class: 'btn btn-primary btn-sm', testid: 'nav-signup' }, 'Create account'));
+  }
+  topbar.replaceChildren(h('div', { class: 'topbar-left' }, left), h('div', { class: 'topbar-right' }, right));
+}
+
+function renderBanner() {
+  const me = state.me;
+  if (!me || me.email_verified) {
+    bannerSlot.replaceChildren();
+    return;
+  }
+  const resend = h('button', { type: 'button', class: 'btn btn-sm btn-secondary', testid: 'verify-resend' }, 'Resend email');
+  resend.addEventListener('click', async () => {
+    resend.disabled = true;
+    try {
+      await post('/auth/verify-email/resend', {});
+      toast(`We sent a new verification link to ${me.email}.`, 'success');
+      resend.textContent = 'Sent';
+      setTimeout(() => {
+        if (resend.isConnected) {
+          resend.disabled = false;
+          resend.textContent = 'Resend email';
+        }
+      }, 60000);
+    } catch (err) {
+      resend.disabled = false;
+      toastError(err, 'Could not resend the email');
+    }
+  });
+  bannerSlot.replaceChildren(
+    h(
+      'div',
+      { class: 'banner', role: 'region', 'aria-label': 'Email verification', testid: 'verify-banner' },
+      icon('mail'),
+      h('p', {}, h('strong', {}, 'Verify your email. '), `We sent a link to ${me.email}. Some features stay locked until you confirm it.`),
+      resend,
+    ),
+  );
+}
+
+function renderFooter() {
+  footer.replaceChildren(
+    h(
+      'div',
+      { class: 'footer-inner' },
+      h('p', {}, `© ${new Date().getFullYear()} ${instanceName()}`, instanceName() !== 'StrataMake' ? ' · Powered by StrataMake' : null),
+      h('nav', { 'aria-label': 'Legal' }, h('ul', { role: 'list', class: 'footer-links' }, h('li', {}, h('a', { href: '/terms' }, 'Terms of Service')), h('li', {}, h('a', { href: '/privacy' }, 'Privacy Policy')))),
+    ),
+  );
+}
+
+function renderChrome() {
+  root.dataset.signedIn = state.me ? 'true' : 'false';
+  renderSidebar();
+  renderTopbar();
+  renderBanner();
+  renderFooter();
+}
+
+// ---------------------------------------------------------------------------
+// Page rendering
+// ---------------------------------------------------------------------------
+
+let controller = null;
+let renderSeq = 0;
+
+async function renderPage({ initial }) {
+  const seq = ++renderSeq;
+  if (controller) controller.abort();
+  controller = new AbortController();
+  const signal = controller.signal;
+  setDrawer(false);
+  markActive();
+
+  const url = new URL(location.href);
+  const r = resolve(url.pathname);
+  if (r.redirect) {
+    navigate(r.redirect + url.search, { replace: true });
+    return;
+  }
+
+  let page;
+  try {
+    page = (await r.loader()).default;
+  } catch (err) {
+    console.error(err);
+    if (seq !== renderSeq) return;
+    main.replaceChildren(h('div', { class: 'page' }, errorBox(null, () => location.reload())));
+    return;
+  }
+  if (seq !== renderSeq) return;
+
+  const access = page.access || 'any';
+  if ((access === 'user' || access === 'admin') && !state.me) {
+    navigate(`/login?next=${encodeURIComponent(currentKey())}`, { replace: true });
+    return;
+  }
+  if (access === 'guest' && state.me) {
+    navigate(safeNext(url.searchParams.get('next')) || '/', { replace: true });
+    return;
+  }
+
+  let title = typeof page.title === 'function' ? page.title() : page.title;
+  main.replaceChildren();
+  main.dataset.page = r.path;
+  if (access === 'admin' && !isAdmin()) {
+    title = 'Not allowed';
+    const mod = await import('./pages/not-found.js');
+    mod.forbidden(main);
+  } else {
+    try {
+      await page.render(main, { url, params: url.searchParams, signal });
+    } catch (err) {
+      if (err && err.name === 'AbortError') return;
+      console.error(err);
+      if (seq !== renderSeq) return;
+      main.replaceChildren(h('div', { class: 'page' }, errorBox(err, () => renderPage({ initial: false }))));
+    }
+  }
+  if (seq !== renderSeq) return;
+  document.title = title ? `${title} · ${instanceName()}` : instanceName();
+  if (!initial) {
+    window.scrollTo(0, 0);
+    const h1 = main.querySelector('h1');
+    if (h1) {
+      if (!h1.hasAttribute('tabindex')) h1.setAttribute('tabindex', '-1');
+      h1.focus({ preventScroll: true });
+    } else main.focus({ preventScroll: true });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Boot
+// ---------------------------------------------------------------------------
+
+function skipLinkFix() {
+  const skip = document.querySelector('.skip-link');
+  if (skip)
+    skip.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      const h1 = main.querySelector('h1');
+      (h1 || main).focus();
+    });
+}
+
+async function boot() {
+  root.replaceChildren(h('div', { class: 'boot' }, logo(44), spinner('Loading StrataMake')));
+  let configErr = null;
+  const [cfgRes, meRes] = await Promise.allSettled([loadConfig(), loadMe({ assumeSignedIn: true })]);
+  if (cfgRes.status === 'rejected') configErr = cfgRes.reason;
+  if (meRes.status === 'rejected') console.warn('Could not load the current user', meRes.reason);
+
+  if (configErr && (!configErr.status || configErr.status >= 500)) {
+    const retry = h('button', { type: 'button', class: 'btn btn-primary' }, icon('refresh'), h('span', {}, 'Try again'));
+    retry.addEventListener('click', () => location.reload());
+    root.replaceChildren(
+      h('div', { class: 'boot boot-error' }, logo(44), h('h1', {}, 'StrataMake is not reachable'), h('p', { class: 'muted' }, 'The server did not answer. It may be restarting — try again in a moment.'), retry),
+    );
+    return;
+  }
+
+  root.replaceChildren(sidebar, h('div', { class: 'main-col' }, topbar, bannerSlot, main, footer), scrim);
+  renderChrome();
+  subscribe(renderChrome);
+  skipLinkFix();
+  startClock();
+
+  onAuthLost(() => {
+    if (!state.me) return;
+    setMe(null);
+    toast('Your session has ended. Please sign in again.', 'info');
+    navigate(`/login?next=${encodeURIComponent(currentKey())}`, { replace: true });
+  });
+
+  startRouter(renderPage);
+}
+
+boot();

@@ -1,0 +1,176 @@
+// /settings/security — active sessions (revoke, sign out everywhere), change password, change email.
+
+import { h, icon, field, formAlert, onSubmit, pageHeader, card, badge, timeEl, toast, toastError, spinner, emptyState, errorBox, confirmDialog } from '../ui.js';
+import { get, post, del } from '../api.js';
+import { state, loadMe, setMe } from '../state.js';
+import { navigate } from '../router.js';
+import { settingsTabs } from './nav-tabs.js';
+
+function deviceIcon(s) {
+  const d = `${s.device || ''} ${s.os || ''}`.toLowerCase();
+  return /phone|mobile|android|ios|iphone|ipad|tablet/.test(d) ? 'phone' : 'monitor';
+}
+
+function sessionTitle(s) {
+  const browser = s.browser || 'Unknown browser';
+  const os = s.os ? ` on ${s.os}` : '';
+  return `${browser}${os}`;
+}
+
+function sessionsCard(signal) {
+  const list = h('ul', { class: 'session-list', role: 'list', testid: 'session-list' });
+  const body = h('div', {}, h('div', { class: 'loading-block' }, spinner('Loading sessions'), h('p', {}, 'Loading sessions\u2026')));
+
+  const signOutAll = h('button', { type: 'button', class: 'btn btn-danger-soft btn-sm', testid: 'signout-all' }, icon('logout'), h('span', {}, 'Sign out everywhere'));
+  signOutAll.addEventListener('click', async () => {
+    const ok = await confirmDialog({
+      title: 'Sign out everywhere?',
+      body: 'Every device signed in to your account, including this one, will be signed out.',
+      confirmLabel: 'Sign out everywhere',
+      danger: true,
+    });
+    if (!ok) return;
+    signOutAll.disabled = true;
+    try {
+      await post('/auth/logout', { all: true }, { redirect: false });
+      setMe(null);
+      toast('Signed out on all devices', 'success');
+      navigate('/login');
+    } catch (err) {
+      signOutAll.disabled = false;
+      toastError(err, 'Could not sign out everywhere');
+    }
+  });
+
+  function row(s) {
+    const current = !!s.current;
+    const title = sessionTitle(s);
+    const meta = [s.place, s.ip].filter(Boolean).join(' \u00b7 ');
+    const li = h(
+      'li',
+      { class: `session ${current ? 'is-current' : ''}`.trim(), testid: 'session-row', dataset: { current: String(current), sessionId: String(s.id) } },
+      h('div', { class: 'session-icon' }, icon(deviceIcon(s))),
+      h(
+        'div',
+        { class: 'session-main' },
+        h('p', { class: 'session-title' }, title, s.device && !/^(other|desktop|unknown)$/i.test(s.device) ? h('span', { class: 'muted' }, ` \u00b7 ${s.device}`) : null, current ? badge('This device', 'success', { testid: 'session-current' }) : null),
+        h('p', { class: 'session-meta' }, meta || 'Location unknown'),
+        h('p', { class: 'session-meta' }, 'Last active ', timeEl(s.last_used_at, 'unknown'), ' \u00b7 signed in ', timeEl(s.created_at, 'unknown')),
+      ),
+    );
+    if (!current) {
+      const btn = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', testid: 'session-revoke', 'aria-label': `Revoke session: ${title}${meta ? `, ${meta}` : ''}` }, 'Revoke');
+      btn.addEventListener('click', async () => {
+        btn.disabled = true;
+        btn.replaceChildren(spinner(), h('span', {}, 'Revoking\u2026'));
+        try {
+          await del(`/me/sessions/${encodeURIComponent(s.id)}`);
+          const next = li.nextElementSibling || li.previousElementSibling;
+          li.remove();
+          toast(`Signed out ${title}`, 'success');
+          if (next) {
+            const b = next.querySelector('button');
+            if (b) b.focus();
+          } else signOutAll.focus();
+          if (!list.children.length) load();
+        } catch (err) {
+          btn.disabled = false;
+          btn.replaceChildren('Revoke');
+          toastError(err, 'Could not revoke that session');
+        }
+      });
+      li.appendChild(h('div', { class: 'session-actions' }, btn));
+    }
+    return li;
+  }
+
+  async function load() {
+    try {
+      const res = await get('/me/sessions', { signal });
+      const items = (res && res.items) || [];
+      items.sort((a, b) => (b.current ? 1 : 0) - (a.current ? 1 : 0) || (b.last_used_at || 0) - (a.last_used_at || 0));
+      list.replaceChildren(...items.map(row));
+      body.replaceChildren(items.length ? list : emptyState('monitor', 'No active sessions'));
+    } catch (err) {
+      if (err && err.name === 'AbortError') return;
+      body.replaceChildren(errorBox(err, load));
+    }
+  }
+  load();
+
+  return card({ title: 'Where you\u2019re signed in', description: 'Revoke any session you don\u2019t recognise. Revoked devices have to sign in again.', actions: signOutAll, testid: 'sessions-card' }, body);
+}
+
+function passwordCard(signal) {
+  const hasPw = state.me.has_password !== false;
+  const form = h(
+    'form',
+    { class: 'form', testid: 'password-form' },
+    formAlert(),
+    hasPw ? field({ name: 'current_password', label: 'Current password', type: 'password', autocomplete: 'current-password', required: true, testid: 'password-current' }) : null,
+    field({ name: 'new_password', label: 'New password', type: 'password', autocomplete: 'new-password', required: true, testid: 'password-new', hint: 'At least 8 characters.', attrs: { minlength: '8' } }),
+    field({ name: 'confirm_password', label: 'Repeat new password', type: 'password', autocomplete: 'new-password', required: true, testid: 'password-confirm' }),
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', testid: 'password-submit' }, hasPw ? 'Change password' : 'Set password')),
+  );
+  onSubmit(
+    form,
+    async () => {
+      const body = { new_password: form.elements.new_password.value };
+      if (hasPw) body.current_password = form.elements.current_password.value;
+      await post('/me/password', body, { signal });
+      form.reset();
+      toast(hasPw ? 'Password changed' : 'Password set', 'success');
+      if (!hasPw) await loadMe();
+    },
+    {
+      busyLabel: 'Saving\u2026',
+      extraValidate: (f) => (f.elements.confirm_password.value && f.elements.confirm_password.value !== f.elements.new_password.value ? { confirm_password: 'The two passwords do not match.' } : null),
+    },
+  );
+  return card({ title: hasPw ? 'Change password' : 'Set a password', description: hasPw ? 'Other devices stay signed in unless you revoke them above.' : 'You sign in with an external provider. Add a password to sign in directly too.' }, form);
+}
+
+function emailCard(signal) {
+  const me = state.me;
+  const hasPw = me.has_password !== false;
+  const status = h('div', { class: 'form-status', role: 'status' });
+  const form = h(
+    'form',
+    { class: 'form', testid: 'email-form' },
+    formAlert(),
+    h('p', { class: 'current-email' }, 'Current address: ', h('strong', {}, me.email), ' ', me.email_verified ? badge('Verified', 'success') : badge('Unverified', 'warning')),
+    field({ name: 'new_email', label: 'New email', type: 'email', autocomplete: 'email', required: true, testid: 'email-new', attrs: { spellcheck: 'false', autocapitalize: 'none' } }),
+    field({ name: 'password', label: 'Your password', type: 'password', autocomplete: 'current-password', required: true, testid: 'email-password', hint: 'To confirm it\u2019s really you.' }),
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', testid: 'email-submit', disabled: !hasPw }, 'Change email')),
+    status,
+  );
+  if (!hasPw) form.prepend(h('div', { class: 'callout callout-info' }, icon('info'), h('p', {}, 'Set a password first; it is needed to confirm an email change.')));
+  onSubmit(
+    form,
+    async () => {
+      const newEmail = form.elements.new_email.value.trim();
+      const res = await post('/me/email', { password: form.elements.password.value, new_email: newEmail }, { signal });
+      form.reset();
+      const msg = (res && res.message) || `We sent a confirmation link to ${newEmail}. Your address changes once you open it.`;
+      status.replaceChildren(h('div', { class: 'callout callout-success', testid: 'email-done' }, icon('mail'), h('p', {}, msg)));
+    },
+    { busyLabel: 'Sending\u2026' },
+  );
+  return card({ title: 'Change email', description: 'We\u2019ll confirm the new address before switching.' }, form);
+}
+
+export default {
+  title: 'Security',
+  access: 'user',
+  render(main, { signal }) {
+    main.replaceChildren(
+      h(
+        'div',
+        { class: 'page' },
+        pageHeader('Settings', 'Keep your account safe.'),
+        settingsTabs('/settings/security'),
+        h('div', { class: 'stack' }, sessionsCard(signal), h('div', { class: 'grid-2 grid-top' }, passwordCard(signal), emailCard(signal))),
+      ),
+    );
+  },
+};

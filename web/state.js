@@ -1,0 +1,73 @@
+// Global app state: public instance config and the signed-in user (or null).
+// Pages read `state`; the shell subscribes to re-draw navigation when it changes.
+
+import { get, setSignedIn, ApiError } from './api.js';
+
+export const state = {
+  /** GET /api/v1/config/public */
+  config: {
+    instance_name: 'StrataMake',
+    signup_mode: 'open',
+    pow_required: false,
+    oidc_providers: [],
+    terms_version: null,
+    privacy_version: null,
+  },
+  /** GET /api/v1/me, or null when signed out */
+  me: null,
+};
+
+const listeners = new Set();
+
+export function subscribe(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+function emit() {
+  for (const fn of listeners) {
+    try {
+      fn(state);
+    } catch (err) {
+      console.error(err);
+    }
+  }
+}
+
+export function setMe(me) {
+  state.me = me || null;
+  setSignedIn(!!state.me);
+  emit();
+}
+
+export function isAdmin() {
+  return !!(state.me && state.me.role === 'admin');
+}
+
+export function instanceName() {
+  return (state.config && state.config.instance_name) || 'StrataMake';
+}
+
+export async function loadConfig() {
+  const cfg = await get('/config/public');
+  if (cfg && typeof cfg === 'object') {
+    state.config = { ...state.config, ...cfg, oidc_providers: Array.isArray(cfg.oidc_providers) ? cfg.oidc_providers : [] };
+  }
+  emit();
+  return state.config;
+}
+
+/**
+ * Load the current user. `assumeSignedIn` makes a 401 try the refresh cookie first
+ * (used at boot and right after sign-in). Resolves to the user or null.
+ */
+export async function loadMe({ assumeSignedIn = true } = {}) {
+  try {
+    const me = await get('/me', { assumeSignedIn, redirect: false });
+    setMe(me && typeof me === 'object' ? me : null);
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 404)) setMe(null);
+    else throw err;
+  }
+  return state.me;
+}
