@@ -180,7 +180,7 @@ impl Config {
             let Some(name) = key.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if name == "CONFIG" || name.is_empty() {
+            if matches!(name, "CONFIG" | "LOG") || name.is_empty() {
                 continue;
             }
             let path: Vec<String> = name.split("__").map(|p| p.to_ascii_lowercase()).collect();

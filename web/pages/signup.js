@@ -2,7 +2,7 @@
 // ?invite= prefill, and solves the proof-of-work challenge in a Web Worker
 // as soon as the page opens (when the instance requires it).
 
-import { h, icon, field, checkbox, formAlert, onSubmit, spinner } from '../ui.js';
+import { h, icon, logo, field, checkbox, formAlert, onSubmit, spinner } from '../ui.js';
 import { post, ApiError } from '../api.js';
 import { state, instanceName } from '../state.js';
 import { solvePow } from '../pow.js';
@@ -173,7 +173,7 @@ export default {
         actions: [h('a', { href: '/login', class: 'btn btn-primary' }, 'Go to sign in')],
       });
       card.replaceChildren(
-        h('div', { class: 'auth-logo' }, icon('mail', 'auth-big-icon')),
+        h('div', { class: 'auth-logo' }, logo(44)),
         screen,
         h('p', { class: 'auth-legal' }, 'Nothing arrived after a few minutes? Check your spam folder.'),
       );
