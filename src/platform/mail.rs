@@ -104,6 +104,21 @@ impl Mailer {
 
     /// Runs until `shutdown` fires: sends due mail, sleeping until woken or a retry is due.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        // A restart is a good moment to try again what was waiting for its retry.
+        let now = self.clock.now();
+        let retried = self
+            .db
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE mail_outbox SET next_attempt_at = ?1 WHERE status = 'queued' AND next_attempt_at > ?1",
+                    [now],
+                )
+                .map_err(DbError::from)
+            })
+            .await;
+        if let Err(error) = retried {
+            tracing::error!(%error, "cannot reschedule queued mail");
+        }
         loop {
             if let Err(error) = self.send_due().await {
                 tracing::error!(%error, "mail outbox pass failed");

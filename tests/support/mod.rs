@@ -204,7 +204,7 @@ impl Server {
             .env("STRATAMAKE_SMTP__PORT", self.smtp.port.to_string())
             .env("STRATAMAKE_SMTP__SECURITY", "none")
             .env("STRATAMAKE_SMTP__FROM", "StrataMake <noreply@strata.test>")
-            .env("STRATAMAKE_LOG", "warn,stratamake::auth=error");
+            .env("STRATAMAKE_LOG", "error");
         for (k, v) in &self.extra_env {
             command.env(k, v);
         }

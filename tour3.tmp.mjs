@@ -1,0 +1,14 @@
+import { chromium } from 'playwright-core';
+import { startMockServer } from './tests/browser/mock-server.mjs';
+const srv = await startMockServer({ mailDir: '/tmp/mails4' });
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+const page = await (await browser.newContext({ baseURL: srv.url })).newPage();
+await page.goto('/login'); await page.getByTestId('login-form').waitFor();
+await page.keyboard.press('Tab');
+console.log(await page.evaluate(() => document.activeElement.outerHTML.slice(0,100)));
+await page.keyboard.press('Enter');
+await page.waitForTimeout(200);
+console.log(await page.evaluate(() => [document.activeElement.tagName, document.activeElement.id, document.querySelectorAll('main').length, document.activeElement.outerHTML.slice(0,80)]));
+await page.keyboard.press('Tab');
+console.log(await page.evaluate(() => document.activeElement.outerHTML.slice(0,100)));
+await browser.close(); await srv.close();
