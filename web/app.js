@@ -245,7 +245,7 @@ function renderBanner() {
       'div',
       { class: 'banner', role: 'region', 'aria-label': 'Email verification', testid: 'verify-banner' },
       icon('mail'),
-      h('p', {}, h('strong', {}, 'Verify your email. '), `We sent a link to ${me.email}. Some features stay locked until you confirm it.`),
+      h('p', {}, h('strong', {}, 'Verify your email. '), `We sent a link to ${me.email}. Please confirm it to keep your account recoverable.`),
       resend,
     ),
   );
@@ -359,7 +359,7 @@ function skipLinkFix() {
 async function boot() {
   root.replaceChildren(h('div', { class: 'boot' }, logo(44), spinner('Loading StrataMake')));
   let configErr = null;
-  const [cfgRes, meRes] = await Promise.allSettled([loadConfig(), loadMe({ assumeSignedIn: true })]);
+  const [cfgRes, meRes] = await Promise.allSettled([loadConfig(), loadMe()]);
   if (cfgRes.status === 'rejected') configErr = cfgRes.reason;
   if (meRes.status === 'rejected') console.warn('Could not load the current user', meRes.reason);
 

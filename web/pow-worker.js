@@ -117,7 +117,7 @@ async function solve({ algorithm = 'SHA-256', challenge, salt, maxnumber }) {
   if (!subtle && alg !== 'SHA-256') return { type: 'fail', reason: `${alg} needs a secure (https) connection` };
   const enc = new TextEncoder();
   const prefix = String(salt);
-  const batch = subtle ? 400 : 4000;
+  const batch = subtle ? 1000 : 4000;
   let lastReport = 0;
   for (let base = 0; base <= max; base += batch) {
     const end = Math.min(base + batch - 1, max);

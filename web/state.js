@@ -34,9 +34,25 @@ function emit() {
   }
 }
 
+// A non-secret hint that this browser had a session, so that a page load after the
+// access cookie expired tries the refresh cookie, while anonymous visitors don't
+// send a pointless POST /auth/refresh on every page load.
+const HINT = 'sm-session-hint';
+function hint(v) {
+  try {
+    if (v === undefined) return localStorage.getItem(HINT) === '1';
+    if (v) localStorage.setItem(HINT, '1');
+    else localStorage.removeItem(HINT);
+  } catch {
+    return true; // storage unavailable: always try
+  }
+  return v;
+}
+
 export function setMe(me) {
   state.me = me || null;
   setSignedIn(!!state.me);
+  hint(!!state.me);
   emit();
 }
 
@@ -59,9 +75,9 @@ export async function loadConfig() {
 
 /**
  * Load the current user. `assumeSignedIn` makes a 401 try the refresh cookie first
- * (used at boot and right after sign-in). Resolves to the user or null.
+ * (default: when this browser had a session before). Resolves to the user or null.
  */
-export async function loadMe({ assumeSignedIn = true } = {}) {
+export async function loadMe({ assumeSignedIn = hint() } = {}) {
   try {
     const me = await get('/me', { assumeSignedIn, redirect: false });
     setMe(me && typeof me === 'object' ? me : null);

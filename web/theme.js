@@ -36,7 +36,13 @@ if (mq && mq.addEventListener) mq.addEventListener('change', () => { if (!stored
 /** Icon button that flips between light and dark. */
 export function themeToggle() {
   const btn = h('button', { type: 'button', class: 'icon-btn', testid: 'theme-toggle' });
+  let mounted = false;
   const paint = () => {
+    if (mounted && !btn.isConnected) {
+      listeners.delete(paint); // the top bar was re-rendered; forget this old button
+      return;
+    }
+    mounted = true;
     const dark = effectiveTheme() === 'dark';
     const label = dark ? 'Switch to light theme' : 'Switch to dark theme';
     btn.setAttribute('aria-label', label);

@@ -32,10 +32,9 @@ impl DataDir {
             );
         }
         let dir = Self { root };
-        for sub in [dir.mail_outbox_dir()] {
-            std::fs::create_dir_all(&sub)
-                .with_context(|| format!("cannot create {}", sub.display()))?;
-        }
+        let outbox = dir.mail_outbox_dir();
+        std::fs::create_dir_all(&outbox)
+            .with_context(|| format!("cannot create {}", outbox.display()))?;
         if !dir.root.is_dir() {
             bail!("data dir {} is not a folder", dir.root.display());
         }

@@ -127,7 +127,7 @@ function passwordCard(signal) {
       extraValidate: (f) => (f.elements.confirm_password.value && f.elements.confirm_password.value !== f.elements.new_password.value ? { confirm_password: 'The two passwords do not match.' } : null),
     },
   );
-  return card({ title: hasPw ? 'Change password' : 'Set a password', description: hasPw ? 'Other devices stay signed in unless you revoke them above.' : 'You sign in with an external provider. Add a password to sign in directly too.' }, form);
+  return card({ title: hasPw ? 'Change password' : 'Set a password', description: hasPw ? 'Pick a long one you don\u2019t use anywhere else.' : 'You sign in with an external provider. Add a password to sign in directly too.' }, form);
 }
 
 function emailCard(signal) {

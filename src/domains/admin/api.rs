@@ -190,7 +190,7 @@ pub async fn patch_user(
                 }
                 _ => {}
             }
-            Ok::<_, ApiError>(store::user_by_id(tx, &id)?.ok_or(ApiError::NotFound)?)
+            store::user_by_id(tx, &id)?.ok_or(ApiError::NotFound)
         })
         .await?;
     Ok(Json(AdminUser::from(user)))
@@ -202,7 +202,7 @@ pub async fn get_settings(
     admin: AuthUser,
 ) -> ApiResult<Json<InstanceSettings>> {
     admin.require_admin()?;
-    Ok(Json(state.db.query(|conn| settings::get(conn)).await?))
+    Ok(Json(state.db.query(settings::get).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/settings", tag = "admin", request_body = InstanceSettings,

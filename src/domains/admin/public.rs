@@ -26,7 +26,7 @@ pub struct PublicConfig {
 
 #[utoipa::path(get, path = "/api/v1/config/public", tag = "instance", responses((status = 200, body = PublicConfig)))]
 pub async fn public_config(State(state): State<AppState>) -> ApiResult<Json<PublicConfig>> {
-    let instance = state.db.query(|conn| settings::get(conn)).await?;
+    let instance = state.db.query(settings::get).await?;
     let config = &state.config;
     Ok(Json(PublicConfig {
         instance_name: config.instance_name.clone(),

@@ -249,38 +249,55 @@ pub enum Rotation {
     Invalid,
 }
 
+/// A refresh token's row as found when it is presented.
+struct PresentedToken {
+    session_id: String,
+    rotated: bool,
+    user_id: String,
+    expires_at: i64,
+    /// The session is not revoked or expired and the user not disabled.
+    usable: bool,
+}
+
 pub fn rotate_refresh_token(
     tx: &Transaction<'_>,
     token: &str,
     client: &ClientMeta,
     now: i64,
 ) -> rusqlite::Result<Rotation> {
-    let found: Option<(String, Option<i64>, String, i64, Option<i64>, Option<i64>)> = tx
+    let found = tx
         .query_row(
-            "SELECT s.id, r.rotated_at, s.user_id, s.expires_at, s.revoked_at, u.disabled_at
+            "SELECT s.id, r.rotated_at IS NOT NULL, s.user_id, s.expires_at,
+                    s.revoked_at IS NULL AND u.disabled_at IS NULL AND s.expires_at > ?2
              FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
              JOIN users u ON u.id = s.user_id
              WHERE r.token_hash = ?1",
-            [hash_token(token)],
+            params![hash_token(token), now],
             |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
+                Ok(PresentedToken {
+                    session_id: r.get(0)?,
+                    rotated: r.get(1)?,
+                    user_id: r.get(2)?,
+                    expires_at: r.get(3)?,
+                    usable: r.get(4)?,
+                })
             },
         )
         .optional()?;
-    let Some((session_id, rotated_at, user_id, expires_at, revoked_at, disabled_at)) = found else {
+    let Some(PresentedToken {
+        session_id,
+        rotated,
+        user_id,
+        expires_at,
+        usable,
+    }) = found
+    else {
         return Ok(Rotation::Invalid);
     };
-    if revoked_at.is_some() || disabled_at.is_some() || expires_at <= now {
+    if !usable {
         return Ok(Rotation::Invalid);
     }
-    if rotated_at.is_some() {
+    if rotated {
         revoke_session(tx, &session_id, "refresh token reused", now)?;
         log_event(tx, &user_id, "refresh_token_reuse", client, now)?;
         return Ok(Rotation::ReuseDetected { user_id });

@@ -99,7 +99,7 @@ pub async fn signup(
             retry_after_seconds: retry,
         })?;
 
-    let instance = state.db.query(|conn| settings::get(conn)).await?;
+    let instance = state.db.query(settings::get).await?;
     let invite = match instance.signup_mode {
         SignupMode::Closed => {
             return Err(ApiError::Forbidden(
