@@ -583,7 +583,7 @@ export function onSubmit(form, handler, { extraValidate, busyLabel } = {}) {
       if (form.isConnected) {
         if (err instanceof ApiError) {
           const fieldCount = Object.keys(err.errors || {}).length;
-          showErrors(form, err.errors, fieldCount ? (err.status === 422 || err.status === 400 ? null : err.detail || null) : err.detail || err.title || 'Request failed.');
+          showErrors(form, err.errors, fieldCount ? null : err.detail || err.title || 'Request failed.');
         } else {
           console.error(err);
           showErrors(form, {}, 'Something went wrong. Please try again.');

@@ -9,12 +9,15 @@ const EXPIRY = [
   ['1', '1 day'],
   ['7', '7 days'],
   ['30', '30 days'],
-  ['', 'Never'],
+  ['90', '90 days'],
 ];
 
+// The server keeps only a hash of each invite: the full link comes back once, when
+// the invite is created (listed invites show a code prefix and no url).
 function inviteUrl(inv) {
   if (inv.url) return inv.url;
-  return `${location.origin}/signup?invite=${encodeURIComponent(inv.code)}`;
+  if (inv.code && !inv.code.endsWith('\u2026')) return `${location.origin}/signup?invite=${encodeURIComponent(inv.code)}`;
+  return null;
 }
 
 function statusBadge(inv) {
@@ -54,7 +57,8 @@ export default {
               toastError(err, 'Could not delete the invite');
             }
           });
-          return h('div', { class: 'row-actions' }, i.used_at ? null : copyButton(() => inviteUrl(i), { label: 'Copy link', testid: 'invite-copy' }), remove);
+          const url = inviteUrl(i);
+          return h('div', { class: 'row-actions' }, i.used_at || !url ? null : copyButton(() => url, { label: 'Copy link', testid: 'invite-copy' }), remove);
         },
       },
     ];
@@ -76,13 +80,13 @@ export default {
       form,
       async () => {
         const v = form.elements.expires_in_days.value;
-        const inv = await post('/admin/invites', { expires_in_days: v ? Number(v) : null }, { signal });
-        if (inv && inv.code) {
-          const url = inviteUrl(inv);
+        const inv = await post('/admin/invites', { expires_in_days: Number(v) }, { signal });
+        const url = inv && inviteUrl(inv);
+        if (url) {
           const input = h('input', { class: 'input mono', readonly: true, value: url, testid: 'invite-new-url', 'aria-label': 'New invite link' });
           input.addEventListener('focus', () => input.select());
           fresh.replaceChildren(
-            h('div', { class: 'callout callout-success' }, icon('check'), h('div', { class: 'grow' }, h('p', {}, h('strong', {}, 'Invite created. '), 'Send this link to the person you want to invite:'), h('div', { class: 'secret-row' }, input, copyButton(() => url, { testid: 'invite-new-copy' })))),
+            h('div', { class: 'callout callout-success' }, icon('check'), h('div', { class: 'grow' }, h('p', {}, h('strong', {}, 'Invite created. '), 'Send this link to the person you want to invite. It is shown only now.'), h('div', { class: 'secret-row' }, input, copyButton(() => url, { testid: 'invite-new-copy' })))),
           );
           table.prepend(inv);
         } else table.reload();
@@ -121,7 +125,7 @@ export default {
               h('p', {}, `Signups are currently ${mode === 'open' ? 'open to everyone' : 'closed'}. `, mode === 'closed' ? 'Invite links only work when signups are set to invite-only. ' : 'Invite links work too. ', h('a', { href: '/admin/settings' }, 'Change signup mode')),
             )
           : null,
-        h('div', { class: 'stack' }, card({ title: 'New invite', description: 'Each invite link creates one account.' }, form, fresh), card({ title: 'Invites', cls: 'card-flush' }, table.el)),
+        h('div', { class: 'stack' }, card({ title: 'New invite', description: 'Each invite link creates one account. The full link is shown once, right after you create it.' }, form, fresh), card({ title: 'Invites', cls: 'card-flush' }, table.el)),
       ),
     );
   },

@@ -30,7 +30,7 @@ export default {
       'form',
       { class: 'form', testid: 'reset-form' },
       formAlert(),
-      field({ name: 'password', label: 'New password', type: 'password', autocomplete: 'new-password', required: true, testid: 'reset-password', hint: 'At least 8 characters.', attrs: { minlength: '8' } }),
+      field({ name: 'password', label: 'New password', type: 'password', autocomplete: 'new-password', required: true, testid: 'reset-password', hint: 'At least 8 characters.', attrs: { minlength: '8', maxlength: '128' } }),
       field({ name: 'confirm', label: 'Repeat new password', type: 'password', autocomplete: 'new-password', required: true, testid: 'reset-confirm' }),
       h('button', { type: 'submit', class: 'btn btn-primary btn-block btn-lg', testid: 'reset-submit' }, 'Set new password'),
     );

@@ -5,7 +5,7 @@ import { patch, ApiError } from '../api.js';
 import { state, setMe } from '../state.js';
 import { settingsTabs } from './nav-tabs.js';
 
-const MAX_LINKS = 8;
+const MAX_LINKS = 5;
 
 export default {
   title: 'Profile',
@@ -69,15 +69,15 @@ export default {
       h(
         'div',
         { class: 'grid-2' },
-        field({ name: 'display_name', label: 'Display name', value: me.display_name || '', testid: 'profile-display-name', autocomplete: 'name', attrs: { maxlength: '64' } }),
-        field({ name: 'username', label: 'Username', value: me.username, required: true, testid: 'profile-username', autocomplete: 'username', hint: 'Changing it changes your public handle.', attrs: { spellcheck: 'false', autocapitalize: 'none', maxlength: '64' } }),
+        field({ name: 'display_name', label: 'Display name', value: me.display_name || '', testid: 'profile-display-name', autocomplete: 'name', attrs: { maxlength: '60' } }),
+        field({ name: 'username', label: 'Username', value: me.username, required: true, testid: 'profile-username', autocomplete: 'username', hint: '3\u201330 letters, digits, _ or . \u2014 it is your public handle.', attrs: { spellcheck: 'false', autocapitalize: 'none', maxlength: '30' } }),
       ),
       bio,
       h(
         'fieldset',
         { class: 'fieldset', 'data-field': 'links', 'aria-describedby': 'profile-links-error' },
         h('legend', { class: 'label' }, 'Links', h('span', { class: 'optional' }, ' (optional)')),
-        h('p', { class: 'hint' }, 'Portfolio, socials, shop \u2014 up to eight.'),
+        h('p', { class: 'hint' }, 'Portfolio, socials, shop \u2014 up to five http(s) links.'),
         linkList,
         addBtn,
         linksError,
@@ -112,6 +112,8 @@ export default {
             // map "links[2]" / "links.2" errors onto the links group
             const errors = {};
             for (const [k, v] of Object.entries(err.errors)) errors[k.startsWith('links') ? 'links' : k] = v;
+            // a taken username answers 409 Conflict without field errors
+            if (err.status === 409 && body.username && !Object.keys(errors).length) errors.username = err.detail || 'This username is taken.';
             err.errors = errors;
           }
           throw err;

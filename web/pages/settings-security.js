@@ -2,7 +2,7 @@
 
 import { h, icon, field, formAlert, onSubmit, pageHeader, card, badge, timeEl, toast, toastError, spinner, emptyState, errorBox, confirmDialog } from '../ui.js';
 import { get, post, del } from '../api.js';
-import { state, loadMe, setMe } from '../state.js';
+import { state, setMe } from '../state.js';
 import { navigate } from '../router.js';
 import { settingsTabs } from './nav-tabs.js';
 
@@ -18,6 +18,7 @@ function sessionTitle(s) {
 }
 
 function sessionsCard(signal) {
+  let reload = () => {};
   const list = h('ul', { class: 'session-list', role: 'list', testid: 'session-list' });
   const body = h('div', {}, h('div', { class: 'loading-block' }, spinner('Loading sessions'), h('p', {}, 'Loading sessions\u2026')));
 
@@ -97,37 +98,47 @@ function sessionsCard(signal) {
     }
   }
   load();
+  reload = load;
 
-  return card({ title: 'Where you\u2019re signed in', description: 'Revoke any session you don\u2019t recognise. Revoked devices have to sign in again.', actions: signOutAll, testid: 'sessions-card' }, body);
+  const el = card({ title: 'Where you\u2019re signed in', description: 'Revoke any session you don\u2019t recognise. Revoked devices have to sign in again.', actions: signOutAll, testid: 'sessions-card' }, body);
+  return { el, reload: () => reload() };
 }
 
-function passwordCard(signal) {
-  const hasPw = state.me.has_password !== false;
+function passwordCard(signal, onChanged) {
+  if (state.me.has_password === false) {
+    return card(
+      { title: 'Add a password', description: 'You sign in with an external provider.' },
+      h(
+        'div',
+        { class: 'callout callout-info' },
+        icon('info'),
+        h('div', {}, h('p', {}, 'To also sign in with a password, request a password link by email and choose one there.'), h('a', { href: '/forgot', class: 'btn btn-secondary btn-sm' }, 'Email me a link')),
+      ),
+    );
+  }
   const form = h(
     'form',
     { class: 'form', testid: 'password-form' },
     formAlert(),
-    hasPw ? field({ name: 'current_password', label: 'Current password', type: 'password', autocomplete: 'current-password', required: true, testid: 'password-current' }) : null,
-    field({ name: 'new_password', label: 'New password', type: 'password', autocomplete: 'new-password', required: true, testid: 'password-new', hint: 'At least 8 characters.', attrs: { minlength: '8' } }),
+    field({ name: 'current_password', label: 'Current password', type: 'password', autocomplete: 'current-password', required: true, testid: 'password-current' }),
+    field({ name: 'new_password', label: 'New password', type: 'password', autocomplete: 'new-password', required: true, testid: 'password-new', hint: 'At least 8 characters.', attrs: { minlength: '8', maxlength: '128' } }),
     field({ name: 'confirm_password', label: 'Repeat new password', type: 'password', autocomplete: 'new-password', required: true, testid: 'password-confirm' }),
-    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', testid: 'password-submit' }, hasPw ? 'Change password' : 'Set password')),
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', testid: 'password-submit' }, 'Change password')),
   );
   onSubmit(
     form,
     async () => {
-      const body = { new_password: form.elements.new_password.value };
-      if (hasPw) body.current_password = form.elements.current_password.value;
-      await post('/me/password', body, { signal });
+      await post('/me/password', { current_password: form.elements.current_password.value, new_password: form.elements.new_password.value }, { signal });
       form.reset();
-      toast(hasPw ? 'Password changed' : 'Password set', 'success');
-      if (!hasPw) await loadMe();
+      toast('Password changed. Your other devices were signed out.', 'success');
+      onChanged();
     },
     {
       busyLabel: 'Saving\u2026',
       extraValidate: (f) => (f.elements.confirm_password.value && f.elements.confirm_password.value !== f.elements.new_password.value ? { confirm_password: 'The two passwords do not match.' } : null),
     },
   );
-  return card({ title: hasPw ? 'Change password' : 'Set a password', description: hasPw ? 'Pick a long one you don\u2019t use anywhere else.' : 'You sign in with an external provider. Add a password to sign in directly too.' }, form);
+  return card({ title: 'Change password', description: 'Changing it signs out your other devices.' }, form);
 }
 
 function emailCard(signal) {
@@ -149,7 +160,17 @@ function emailCard(signal) {
     form,
     async () => {
       const newEmail = form.elements.new_email.value.trim();
-      const res = await post('/me/email', { password: form.elements.password.value, new_email: newEmail }, { signal });
+      let res;
+      try {
+        res = await post('/me/email', { password: form.elements.password.value, new_email: newEmail }, { signal });
+      } catch (err) {
+        // the server names the re-authentication field current_password
+        if (err && err.errors && err.errors.current_password && !err.errors.password) {
+          err.errors.password = err.errors.current_password;
+          delete err.errors.current_password;
+        }
+        throw err;
+      }
       form.reset();
       const msg = (res && res.message) || `We sent a confirmation link to ${newEmail}. Your address changes once you open it.`;
       status.replaceChildren(h('div', { class: 'callout callout-success', testid: 'email-done' }, icon('mail'), h('p', {}, msg)));
@@ -163,13 +184,14 @@ export default {
   title: 'Security',
   access: 'user',
   render(main, { signal }) {
+    const sessions = sessionsCard(signal);
     main.replaceChildren(
       h(
         'div',
         { class: 'page' },
         pageHeader('Settings', 'Keep your account safe.'),
         settingsTabs('/settings/security'),
-        h('div', { class: 'stack' }, sessionsCard(signal), h('div', { class: 'grid-2 grid-top' }, passwordCard(signal), emailCard(signal))),
+        h('div', { class: 'stack' }, sessions.el, h('div', { class: 'grid-2 grid-top' }, passwordCard(signal, sessions.reload), emailCard(signal))),
       ),
     );
   },

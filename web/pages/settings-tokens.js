@@ -97,7 +97,7 @@ export default {
       h(
         'div',
         { class: 'grid-2' },
-        field({ name: 'name', label: 'Token name', required: true, testid: 'token-name', hint: 'Something that reminds you where it\u2019s used, e.g. \u201cRender script\u201d.', attrs: { maxlength: '64', autocomplete: 'off' } }),
+        field({ name: 'name', label: 'Token name', required: true, testid: 'token-name', hint: 'Something that reminds you where it\u2019s used, e.g. \u201cRender script\u201d.', attrs: { maxlength: '60', autocomplete: 'off' } }),
         h(
           'div',
           { class: 'field' },

@@ -44,8 +44,8 @@ export default {
       formAlert(),
       h('div', { class: 'callout callout-info' }, icon('shield'), h('p', {}, 'The setup link works once. Keep this password safe \u2014 it unlocks the admin area.')),
       field({ name: 'email', label: 'Admin email', type: 'email', autocomplete: 'email', required: true, testid: 'setup-email' }),
-      field({ name: 'username', label: 'Username', autocomplete: 'username', required: true, testid: 'setup-username', attrs: { spellcheck: 'false', autocapitalize: 'none' } }),
-      field({ name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password', required: true, testid: 'setup-password', hint: 'At least 8 characters; longer is better.', attrs: { minlength: '8' } }),
+      field({ name: 'username', label: 'Username', autocomplete: 'username', required: true, testid: 'setup-username', hint: '3\u201330 letters, digits, _ or .', attrs: { spellcheck: 'false', autocapitalize: 'none', maxlength: '30' } }),
+      field({ name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password', required: true, testid: 'setup-password', hint: 'At least 8 characters; longer is better.', attrs: { minlength: '8', maxlength: '128' } }),
       h('button', { type: 'submit', class: 'btn btn-primary btn-block btn-lg', testid: 'setup-submit' }, 'Create administrator'),
     );
     onSubmit(

@@ -1,0 +1,32 @@
+//! Runs the browser tests (`tests/browser/*.test.mjs`, Playwright driving headless
+//! Chromium) against a real server with a real SMTP server behind it.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::Server;
+
+#[tokio::test]
+async fn browser_end_to_end() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `scripts/setup.sh test` (part of `make test`)"
+    );
+    let server = Server::start().await;
+    let screenshots = std::env::var("SCREENSHOT_DIR").ok();
+    let mut command = Command::new("node");
+    command
+        .current_dir(root)
+        .args(["--test", "--test-reporter=spec"])
+        .arg("tests/browser/")
+        .env("STRATAMAKE_URL", &server.url)
+        .env("MAIL_DIR", &server.smtp.dir);
+    if let Some(dir) = screenshots {
+        command.env("SCREENSHOT_DIR", dir);
+    }
+    let status = command.status().expect("node is needed for the browser tests");
+    assert!(status.success(), "the browser tests failed");
+}
