@@ -34,7 +34,7 @@ const MIME = {
   '.md': 'text/markdown; charset=utf-8',
   '.txt': 'text/plain; charset=utf-8',
 };
-const PROBLEM_BASE = 'https://stratamake.invalid/problems/';
+const PROBLEM_BASE = 'urn:stratamake:problem:'; // same shape as the real server
 
 const now = () => Math.floor(Date.now() / 1000);
 const rand = (n = 16) => crypto.randomBytes(n).toString('hex');
@@ -211,7 +211,7 @@ export function startMockServer(opts = {}) {
   }
 
   const validEmail = (e) => typeof e === 'string' && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(e);
-  const validUsername = (u) => typeof u === 'string' && /^[A-Za-z0-9_-]{3,32}$/.test(u);
+  const validUsername = (u) => typeof u === 'string' && /^[a-z0-9][a-z0-9_.]{2,29}$/i.test(u);
   const findLogin = (login) => [...db.users.values()].find((u) => u.username.toLowerCase() === String(login).toLowerCase() || u.email.toLowerCase() === String(login).toLowerCase());
   const page = (items, cursor, size = 20) => {
     const start = cursor ? Number(cursor) : 0;
@@ -267,7 +267,7 @@ export function startMockServer(opts = {}) {
       const errors = {};
       if (!validEmail(body.email)) errors.email = 'Enter a valid email address.';
       else if ([...db.users.values()].some((u) => u.email === body.email.toLowerCase())) errors.email = 'An account with this email already exists.';
-      if (!validUsername(body.username)) errors.username = 'Use 3–32 letters, numbers, underscores or dashes.';
+      if (!validUsername(body.username)) errors.username = 'Use 3 to 30 letters, digits, _ or ., starting with a letter or digit.';
       else if (findLogin(body.username)) errors.username = 'This username is taken.';
       if (typeof body.password !== 'string' || body.password.length < 8) errors.password = 'Use at least 8 characters.';
       if (body.age_confirmed !== true) errors.age_confirmed = 'You must be at least 13 years old.';
@@ -364,7 +364,7 @@ export function startMockServer(opts = {}) {
       if (!db.setupToken || body.token !== db.setupToken) return problem(res, 403, 'invalid-setup-token', 'Invalid setup link', 'This setup link is not valid.');
       const errors = {};
       if (!validEmail(body.email)) errors.email = 'Enter a valid email address.';
-      if (!validUsername(body.username)) errors.username = 'Use 3–32 letters, numbers, underscores or dashes.';
+      if (!validUsername(body.username)) errors.username = 'Use 3 to 30 letters, digits, _ or ., starting with a letter or digit.';
       if (typeof body.password !== 'string' || body.password.length < 8) errors.password = 'Use at least 8 characters.';
       if (Object.keys(errors).length) return problem(res, 422, 'validation', 'Invalid input', 'Some fields need attention.', errors);
       const u = { id: nextId(), username: body.username, email: body.email.toLowerCase(), password: body.password, email_verified: true, display_name: '', bio: '', links: [], role: 'admin', disabled: false, created_at: now(), last_login_at: null };
@@ -386,8 +386,9 @@ export function startMockServer(opts = {}) {
       const a = needUser();
       if (!a) return;
       const errors = {};
-      if ('username' in body && !validUsername(body.username)) errors.username = 'Use 3–32 letters, numbers, underscores or dashes.';
+      if ('username' in body && !validUsername(body.username)) errors.username = 'Use 3 to 30 letters, digits, _ or ., starting with a letter or digit.';
       else if ('username' in body && findLogin(body.username) && findLogin(body.username) !== a.user) errors.username = 'This username is taken.';
+      if ('links' in body && (body.links || []).length > 5) errors.links = 'Add at most 5 links.';
       if ('links' in body) (body.links || []).forEach((l, i) => { if (!/^https?:\/\//.test(l)) errors[`links[${i}]`] = 'Links must start with http:// or https://'; });
       if ('bio' in body && String(body.bio).length > 500) errors.bio = 'Keep it under 500 characters.';
       if (Object.keys(errors).length) return problem(res, 422, 'validation', 'Invalid input', 'Some fields need attention.', errors);
@@ -494,7 +495,8 @@ export function startMockServer(opts = {}) {
     }
     if (p === '/admin/invites' && method === 'GET') {
       if (!needAdmin()) return;
-      return send(res, 200, { items: [...db.invites.values()].reverse() });
+      // like the real server: only a code prefix and no url once created
+      return send(res, 200, { items: [...db.invites.values()].reverse().map((i) => ({ ...i, code: `${i.code.slice(0, 6)}\u2026`, url: null })), next_cursor: null });
     }
     if (p === '/admin/invites' && method === 'POST') {
       const a = needAdmin();
