@@ -31,7 +31,7 @@ if [ "$what" = "test" ]; then
         python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
     fi
     apt_install chromium
-    if [ ! -d node_modules/playwright-core ]; then
+    if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ]; then
         say "installing npm packages for the browser tests"
         npm ci --no-audit --no-fund --silent
     fi

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::domains::auth::oidc::OidcClients;
 use crate::platform::clock::Clock;
 use crate::platform::db::Db;
 use crate::platform::mail::Mailer;
@@ -17,6 +18,7 @@ pub struct AppState {
     pub mailer: Mailer,
     pub limiter: RateLimiter,
     pub secrets: InstallSecrets,
+    pub oidc: Arc<OidcClients>,
 }
 
 impl AppState {

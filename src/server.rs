@@ -21,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppState;
 use crate::config::Config;
+use crate::domains::auth::oidc::OidcClients;
 use crate::domains::{self, auth::cookies};
 use crate::error::{ApiError, problem_response};
 use crate::platform::clock::Clock;
@@ -68,7 +69,9 @@ pub async fn open_state(config: Config, clock: Clock) -> anyhow::Result<AppState
         config.smtp.clone(),
         data_dir.mail_outbox_dir(),
     );
+    let oidc = Arc::new(OidcClients::new(&config.oidc)?);
     Ok(AppState {
+        oidc,
         config: Arc::new(config),
         db,
         limiter: RateLimiter::new(clock.clone()),
@@ -215,8 +218,9 @@ async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next)
             }
         }
         let uses_cookies = !headers.contains_key(header::AUTHORIZATION)
-            && (cookies::read(headers, &cookies::name(&state, cookies::ACCESS)).is_some()
-                || cookies::read(headers, &cookies::name(&state, cookies::REFRESH)).is_some());
+            && [cookies::ACCESS, cookies::REFRESH, cookies::OIDC_PENDING]
+                .iter()
+                .any(|base| cookies::read(headers, &cookies::name(&state, base)).is_some());
         if uses_cookies {
             let sent = headers
                 .get(cookies::CSRF_HEADER)

@@ -27,6 +27,8 @@ async fn browser_end_to_end() {
     if let Some(dir) = screenshots {
         command.env("SCREENSHOT_DIR", dir);
     }
-    let status = command.status().expect("node is needed for the browser tests");
+    let status = command
+        .status()
+        .expect("node is needed for the browser tests");
     assert!(status.success(), "the browser tests failed");
 }

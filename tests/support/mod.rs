@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -170,9 +170,13 @@ impl Server {
 
     /// Starts with extra `STRATAMAKE_*` variables.
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::start_on(free_port(), env).await
+    }
+
+    /// Starts on a given port (for peers that must know the address beforehand).
+    pub async fn start_on(port: u16, env: &[(&str, &str)]) -> Self {
         let root = tempfile::tempdir().unwrap();
         let smtp = Smtp::start(root.path());
-        let port = free_port();
         let mut server = Server {
             child: None,
             url: format!("http://127.0.0.1:{port}"),

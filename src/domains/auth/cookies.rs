@@ -14,6 +14,10 @@ use crate::platform::tokens::new_token;
 pub const ACCESS: &str = "sm_access";
 pub const REFRESH: &str = "sm_refresh";
 pub const CSRF: &str = "sm_csrf";
+/// The OpenID Connect flow between start and callback (state, nonce, PKCE verifier).
+pub const OIDC_FLOW: &str = "sm_oidc";
+/// An OpenID Connect sign-in waiting for a username or for proof of an account.
+pub const OIDC_PENDING: &str = "sm_oidc_pending";
 /// The header that must repeat the CSRF cookie on unsafe requests.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -75,15 +79,14 @@ pub struct TokenResponse {
     pub token_type: &'static str,
 }
 
-/// Signs an access token for the session and answers with the token pair as JSON and
-/// as cookies.
-pub fn issue(
+/// Signs an access token for the session: the token pair and the cookies that carry it.
+pub fn session_tokens(
     state: &AppState,
     user_id: &str,
     session_id: &str,
     refresh_token: String,
     session_expires_at: i64,
-) -> ApiResult<Response> {
+) -> ApiResult<(TokenResponse, [HeaderValue; 2])> {
     let now = state.now();
     let ttl = state.config.auth.access_token_seconds;
     let claims = Claims {
@@ -96,22 +99,49 @@ pub fn issue(
     };
     let access_token = jwt::issue(&state.secrets.jwt_key, &claims)?;
     let refresh_max_age = (session_expires_at - now).max(0);
-    let mut response = Json(TokenResponse {
-        access_token: access_token.clone(),
-        refresh_token: refresh_token.clone(),
+    let cookies = [
+        build(state, ACCESS, &access_token, ttl, true),
+        build(state, REFRESH, &refresh_token, refresh_max_age, true),
+    ];
+    let tokens = TokenResponse {
+        access_token,
+        refresh_token,
         expires_in: ttl,
         token_type: "Bearer",
-    })
-    .into_response();
+    };
+    Ok((tokens, cookies))
+}
+
+/// Answers with the session's token pair as JSON and as cookies.
+pub fn issue(
+    state: &AppState,
+    user_id: &str,
+    session_id: &str,
+    refresh_token: String,
+    session_expires_at: i64,
+) -> ApiResult<Response> {
+    let (tokens, cookies) = session_tokens(
+        state,
+        user_id,
+        session_id,
+        refresh_token,
+        session_expires_at,
+    )?;
+    Ok(json_response(tokens, cookies))
+}
+
+/// The JSON answer of a sign-in, with its cookies, never cached.
+pub fn json_response(tokens: TokenResponse, cookies: [HeaderValue; 2]) -> Response {
+    let mut response = Json(tokens).into_response();
     let headers = response.headers_mut();
-    headers.append(
-        header::SET_COOKIE,
-        build(state, ACCESS, &access_token, ttl, true),
-    );
-    headers.append(
-        header::SET_COOKIE,
-        build(state, REFRESH, &refresh_token, refresh_max_age, true),
-    );
+    for cookie in cookies {
+        headers.append(header::SET_COOKIE, cookie);
+    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
+}
+
+/// A short-lived HttpOnly cookie (sign-in flows), or its removal with `max_age` 0.
+pub fn flow_cookie(state: &AppState, base: &str, value: &str, max_age: i64) -> HeaderValue {
+    build(state, base, value, max_age, true)
 }

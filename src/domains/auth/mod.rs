@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod emails;
 pub mod extract;
 pub mod jwt;
+pub mod oidc;
 pub mod password;
 pub mod pow;
 pub mod store;
@@ -19,7 +20,7 @@ use crate::app::AppState;
 use crate::platform::personal_data::{Erase, PersonalTable};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    use api::{login, recovery, setup, signup};
+    use api::{login, oidc, recovery, setup, signup};
     OpenApiRouter::new()
         .routes(routes!(signup::challenge))
         .routes(routes!(signup::signup))
@@ -32,6 +33,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(recovery::reset_password))
         .routes(routes!(setup::status))
         .routes(routes!(setup::setup))
+        .routes(routes!(oidc::start))
+        .routes(routes!(oidc::callback))
+        .routes(routes!(oidc::pending))
+        .routes(routes!(oidc::complete))
+        .routes(routes!(oidc::link))
 }
 
 /// The auth domain's personal data. Secrets (password and token hashes) are never

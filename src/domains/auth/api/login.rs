@@ -93,7 +93,7 @@ pub async fn login(
         ));
     }
     state.limiter.reset(&account_key);
-    super::setup::sign_in(&state, &user.id, client).await
+    super::session::sign_in(&state, &user.id, client).await
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]

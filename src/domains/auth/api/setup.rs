@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::domains::admin::audit;
 use crate::domains::auth::cookies;
 use crate::domains::auth::extract::Client;
-use crate::domains::auth::store::{self, ClientMeta, NewUser, Role};
+use crate::domains::auth::store::{self, NewUser, Role};
 use crate::domains::auth::{password, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::platform::db::Db;
@@ -159,28 +159,5 @@ pub async fn setup(
         Some(request.token),
     )
     .await?;
-    sign_in(&state, &user_id, client).await
-}
-
-/// Opens a session for a user who just proved who they are.
-pub async fn sign_in(state: &AppState, user_id: &str, client: ClientMeta) -> ApiResult<Response> {
-    let now = state.now();
-    let lifetime = state.config.auth.session_lifetime_seconds;
-    let id = user_id.to_string();
-    let session = state
-        .db
-        .write(move |tx| {
-            let session = store::create_session(tx, &id, &client, lifetime, now)?;
-            store::mark_login(tx, &id, now)?;
-            store::log_event(tx, &id, "login", &client, now)?;
-            Ok::<_, ApiError>(session)
-        })
-        .await?;
-    cookies::issue(
-        state,
-        user_id,
-        &session.session_id,
-        session.refresh_token,
-        session.expires_at,
-    )
+    super::session::sign_in(&state, &user_id, client).await
 }
