@@ -41,15 +41,18 @@ fn start_provider(dir: &Path, redirect_uri: &str) -> Provider {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("node is needed");
+    // Owned at once, so the process is reaped whatever happens next.
+    let mut provider = Provider {
+        child,
+        issuer: String::new(),
+    };
     let started = Instant::now();
     loop {
         if let Ok(port) = std::fs::read_to_string(&port_file)
             && !port.is_empty()
         {
-            return Provider {
-                child,
-                issuer: format!("http://127.0.0.1:{port}"),
-            };
+            provider.issuer = format!("http://127.0.0.1:{port}");
+            return provider;
         }
         assert!(
             started.elapsed() < Duration::from_secs(20),
