@@ -361,7 +361,9 @@ async fn bad_input_gets_a_problem_never_a_500() {
             .send()
             .await
             .unwrap(),
-        raw.post(url("/api/v1/auth/signup"))
+        // Its own connection: the server answers 413 without reading the body and closes it.
+        reqwest::Client::new()
+            .post(url("/api/v1/auth/signup"))
             .header("content-type", "application/json")
             .body(vec![b' '; 2 * 1024 * 1024])
             .send()
@@ -424,4 +426,51 @@ async fn every_response_has_security_headers_and_a_request_id() {
             "no HSTS over plain HTTP"
         );
     }
+}
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    let trusted = Server::start_with(&[("STRATAMAKE_TRUSTED_PROXIES", "[\"127.0.0.1/32\"]")]).await;
+    let untrusted = Server::start().await;
+    for (server, expected) in [(&trusted, "203.0.113.x"), (&untrusted, "127.0.0.x")] {
+        server.verified_user("ivy").await;
+        let body: Value = server
+            .api()
+            .client
+            .post(format!("{}/api/v1/auth/login", server.url))
+            .header("x-forwarded-for", "198.51.100.1, 203.0.113.9")
+            .json(&json!({"login": "ivy", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut api = server.api();
+        api.token = body["access_token"].as_str().map(str::to_string);
+        let sessions = api.json("/api/v1/me/sessions").await;
+        let current = sessions["items"].as_array().unwrap().iter().find(|s| s["current"] == true).unwrap().clone();
+        assert_eq!(current["ip"], expected);
+    }
+}
+
+#[tokio::test]
+async fn sessions_end_after_their_absolute_lifetime() {
+    let server = Server::start().await;
+    let api = server.verified_user("old").await;
+    let (created, expires): (i64, i64) = server
+        .db()
+        .query_row("SELECT created_at, expires_at FROM sessions", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(expires - created, 30 * 24 * 3600, "30-day absolute lifetime");
+    // Rotation keeps the family's end, it never extends it.
+    let rotated: Value = server.api().post("/api/v1/auth/refresh", json!({"refresh_token": api.refresh})).await.json().await.unwrap();
+    let after: i64 = server.db().query_row("SELECT expires_at FROM sessions", [], |r| r.get(0)).unwrap();
+    assert_eq!(after, expires);
+    // Once the end has passed, neither the refresh token nor the access token works.
+    server.db().execute("UPDATE sessions SET expires_at = ?1", [created - 1]).unwrap();
+    problem(server.api().post("/api/v1/auth/refresh", json!({"refresh_token": rotated["refresh_token"]})).await, StatusCode::UNAUTHORIZED).await;
+    let mut client = server.api();
+    client.token = rotated["access_token"].as_str().map(str::to_string);
+    problem(client.get("/api/v1/me").await, StatusCode::UNAUTHORIZED).await;
 }
