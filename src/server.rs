@@ -299,6 +299,10 @@ pub async fn launch_with_listener(
     let addr = listener.local_addr()?;
     let (shutdown, mut stop) = watch::channel(false);
     tokio::spawn(state.mailer.clone().run(shutdown.subscribe()));
+    tokio::spawn(domains::run_housekeeping(
+        state.clone(),
+        shutdown.subscribe(),
+    ));
     crate::domains::auth::password::warm_up_in_background();
     if let Some(token) =
         crate::domains::auth::api::setup::issue_setup_token(&state.db, state.now()).await?

@@ -194,6 +194,12 @@ async fn users_roles_outbox_and_audit() {
         .clone();
     assert_eq!(verify["status"], "sent");
     assert_eq!(verify["kind"], "verify");
+    // Delivered mail keeps no body: the single-use link inside is not stored at rest.
+    let body: String = server
+        .db()
+        .query_row("SELECT body_text FROM mail_outbox WHERE to_addr = 'mona@example.org' AND kind = 'verify'", [], |r| r.get(0))
+        .unwrap();
+    assert!(body.is_empty());
 
     let test = admin
         .post("/api/v1/admin/mail/test", json!({"to": "ops@example.org"}))

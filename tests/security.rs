@@ -449,7 +449,13 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let mut api = server.api();
         api.token = body["access_token"].as_str().map(str::to_string);
         let sessions = api.json("/api/v1/me/sessions").await;
-        let current = sessions["items"].as_array().unwrap().iter().find(|s| s["current"] == true).unwrap().clone();
+        let current = sessions["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == true)
+            .unwrap()
+            .clone();
         assert_eq!(current["ip"], expected);
     }
 }
@@ -460,16 +466,47 @@ async fn sessions_end_after_their_absolute_lifetime() {
     let api = server.verified_user("old").await;
     let (created, expires): (i64, i64) = server
         .db()
-        .query_row("SELECT created_at, expires_at FROM sessions", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT created_at, expires_at FROM sessions", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
-    assert_eq!(expires - created, 30 * 24 * 3600, "30-day absolute lifetime");
+    assert_eq!(
+        expires - created,
+        30 * 24 * 3600,
+        "30-day absolute lifetime"
+    );
     // Rotation keeps the family's end, it never extends it.
-    let rotated: Value = server.api().post("/api/v1/auth/refresh", json!({"refresh_token": api.refresh})).await.json().await.unwrap();
-    let after: i64 = server.db().query_row("SELECT expires_at FROM sessions", [], |r| r.get(0)).unwrap();
+    let rotated: Value = server
+        .api()
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": api.refresh}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let after: i64 = server
+        .db()
+        .query_row("SELECT expires_at FROM sessions", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(after, expires);
     // Once the end has passed, neither the refresh token nor the access token works.
-    server.db().execute("UPDATE sessions SET expires_at = ?1", [created - 1]).unwrap();
-    problem(server.api().post("/api/v1/auth/refresh", json!({"refresh_token": rotated["refresh_token"]})).await, StatusCode::UNAUTHORIZED).await;
+    server
+        .db()
+        .execute("UPDATE sessions SET expires_at = ?1", [created - 1])
+        .unwrap();
+    problem(
+        server
+            .api()
+            .post(
+                "/api/v1/auth/refresh",
+                json!({"refresh_token": rotated["refresh_token"]}),
+            )
+            .await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     let mut client = server.api();
     client.token = rotated["access_token"].as_str().map(str::to_string);
     problem(client.get("/api/v1/me").await, StatusCode::UNAUTHORIZED).await;

@@ -4,7 +4,37 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 
+use std::time::Duration;
+
+use crate::app::AppState;
+use crate::platform::db::DbError;
 use crate::platform::personal_data::{Erase, PersonalTable};
+
+/// Runs every domain's periodic clean-up once an hour until `shutdown` fires.
+pub async fn run_housekeeping(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let now = state.now();
+        let result = state
+            .db
+            .write(move |tx| {
+                let removed = auth::housekeeping::clean(tx, now)?
+                    + crate::platform::mail::forget_stale_bodies(tx, now)?;
+                Ok::<_, DbError>(removed)
+            })
+            .await;
+        match result {
+            Ok(removed) if removed > 0 => {
+                tracing::info!(removed, "housekeeping removed expired rows")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "housekeeping failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
 
 /// Platform tables with a user column (the mail outbox keeps no link after a purge).
 const PLATFORM_PERSONAL_DATA: &[PersonalTable] = &[PersonalTable {

@@ -169,9 +169,10 @@ impl Mailer {
             self.db
                 .write(move |tx| {
                     match outcome {
+                        // The body held single-use links: once delivered it is not kept.
                         Ok(_) => tx.execute(
                             "UPDATE mail_outbox SET status = 'sent', attempts = ?2, sent_at = ?3,
-                                 last_error = NULL WHERE id = ?1",
+                                 last_error = NULL, body_text = '', body_html = '' WHERE id = ?1",
                             params![id, attempts, now],
                         ),
                         Err(error) => {
@@ -323,6 +324,16 @@ impl Mailer {
             }
         }
     }
+}
+
+/// Empties the bodies of mails that could not be delivered within a day: the links
+/// inside have expired, and the metadata stays visible to the admin.
+pub fn forget_stale_bodies(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE mail_outbox SET body_text = '', body_html = ''
+         WHERE status != 'sent' AND created_at < ?1 AND body_text != ''",
+        [now - 24 * 3600],
+    )
 }
 
 /// Escapes text for HTML bodies.

@@ -6,6 +6,7 @@ pub mod api;
 pub mod cookies;
 pub mod emails;
 pub mod extract;
+pub mod housekeeping;
 pub mod jwt;
 pub mod oidc;
 pub mod password;
