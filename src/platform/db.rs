@@ -139,12 +139,32 @@ impl Db {
 }
 
 impl Db {
-    /// [`Db::read`] for closures that only run SQL.
+    /// Runs a short read (point lookups, one page of a list) on a reader connection,
+    /// inline on the calling task: it saves the hand-off to a blocking thread, which
+    /// costs more than such a query. Long reads use [`Db::read`].
     pub async fn query<T, F>(&self, f: F) -> Result<T, DbError>
     where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T>,
     {
-        self.read(move |conn| f(conn).map_err(DbError::from)).await
+        let _permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| DbError::Closed)?;
+        let conn = self
+            .readers
+            .idle
+            .lock()
+            .expect("reader pool poisoned")
+            .pop()
+            .expect("a permit guarantees an idle reader");
+        let result = f(&conn);
+        self.readers
+            .idle
+            .lock()
+            .expect("reader pool poisoned")
+            .push(conn);
+        result.map_err(DbError::from)
     }
 }

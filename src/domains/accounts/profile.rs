@@ -58,9 +58,9 @@ async fn load(state: &AppState, user_id: String) -> ApiResult<Me> {
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "account",
     responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
-pub async fn get_me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Me>> {
+pub async fn get_me(user: AuthUser) -> ApiResult<Json<Me>> {
     user.require_scope(Scope::Read)?;
-    Ok(Json(load(&state, user.user_id).await?))
+    Ok(Json(Me::from(user.account)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::cookies;
 use super::jwt::{self, TokenError};
@@ -117,9 +117,21 @@ pub struct AuthUser {
     pub role: Role,
     pub email_verified: bool,
     pub credential: Credential,
+    /// The account as read when the request was authenticated.
+    pub account: store::User,
 }
 
 impl AuthUser {
+    fn new(account: store::User, credential: Credential) -> Self {
+        AuthUser {
+            user_id: account.id.clone(),
+            role: account.role,
+            email_verified: account.email_verified_at.is_some(),
+            credential,
+            account,
+        }
+    }
+
     pub fn session_id(&self) -> Option<&str> {
         match &self.credential {
             Credential::Session(id) => Some(id),
@@ -198,53 +210,27 @@ impl FromRequestParts<AppState> for AuthUser {
         })?;
         let (session_id, user_id) = (claims.sid, claims.sub);
         let sid = session_id.clone();
-        let identity = state
+        let account = state
             .db
-            .query(move |conn| store::active_session(conn, &sid, &user_id, now))
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))?
+            .query(move |conn| store::active_session_user(conn, &sid, &user_id, now))
+            .await?
             .ok_or_else(|| ApiError::unauthorized("This session has ended. Sign in again."))?;
-        Ok(AuthUser {
-            user_id: identity.user_id,
-            role: identity.role,
-            email_verified: identity.email_verified,
-            credential: Credential::Session(session_id),
-        })
+        Ok(AuthUser::new(account, Credential::Session(session_id)))
     }
 }
 
 async fn personal_token_user(state: &AppState, token: String) -> Result<AuthUser, ApiError> {
     let now = state.now();
     let hash = hash_token(&token);
-    let lookup_hash = hash.clone();
     let found = state
         .db
-        .query(move |conn| {
-            conn.query_row(
-                "SELECT t.id, t.scopes, u.id, u.role, u.email_verified_at IS NOT NULL, t.last_used_at
-                 FROM access_tokens t JOIN users u ON u.id = t.user_id
-                 WHERE t.token_hash = ?1 AND t.revoked_at IS NULL
-                   AND (t.expires_at IS NULL OR t.expires_at > ?2) AND u.disabled_at IS NULL",
-                params![lookup_hash, now],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, bool>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                    ))
-                },
-            )
-            .optional()
-        })
-        .await?;
-    let (token_id, scopes, user_id, role, email_verified, last_used) =
-        found.ok_or_else(|| ApiError::unauthorized("The access token is not valid."))?;
-    if last_used.is_none_or(|t| now - t >= 60) {
+        .query(move |conn| store::personal_token(conn, &hash, now))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("The access token is not valid."))?;
+    if found.last_used_at.is_none_or(|t| now - t >= 60) {
         // Last use is kept to the minute so that reads do not each cost a write.
         let db = state.db.clone();
+        let token_id = found.id.clone();
         tokio::spawn(async move {
             let _ = db
                 .write(move |tx| {
@@ -257,10 +243,6 @@ async fn personal_token_user(state: &AppState, token: String) -> Result<AuthUser
                 .await;
         });
     }
-    Ok(AuthUser {
-        user_id,
-        role: Role::parse(&role).unwrap_or(Role::User),
-        email_verified,
-        credential: Credential::PersonalToken(scopes.split(',').filter_map(Scope::parse).collect()),
-    })
+    let scopes = found.scopes.split(',').filter_map(Scope::parse).collect();
+    Ok(AuthUser::new(found.user, Credential::PersonalToken(scopes)))
 }

@@ -412,10 +412,10 @@ mod tests {
 
     #[test]
     fn pkce_uses_s256() {
-        // RFC 7636 appendix B.
+        // BASE64URL(SHA-256(verifier)) without padding, as computed by Python's hashlib.
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mB92K-vvHZdXGhk7IgXnMWnxnCTJKA"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t2URWbuEEDa9tcsI"
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 }

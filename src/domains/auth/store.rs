@@ -49,41 +49,46 @@ pub struct User {
     pub last_login_at: Option<i64>,
 }
 
-const USER_COLUMNS: &str = "id, username, email, email_verified_at, password_hash, display_name, \
-     bio, links, role, disabled_at, created_at, last_login_at";
+/// The user columns, for queries that name the users table `u`.
+const USER_COLUMNS: &str = "u.id, u.username, u.email, u.email_verified_at, u.password_hash, \
+     u.display_name, u.bio, u.links, u.role, u.disabled_at, u.created_at, u.last_login_at";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-    let links: String = row.get(7)?;
-    let role: String = row.get(8)?;
+    user_from_row_at(row, 0)
+}
+
+/// Reads the [`USER_COLUMNS`] that start at column `at`.
+fn user_from_row_at(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
+    let links: String = row.get(at + 7)?;
+    let role: String = row.get(at + 8)?;
     Ok(User {
-        id: row.get(0)?,
-        username: row.get(1)?,
-        email: row.get(2)?,
-        email_verified_at: row.get(3)?,
-        password_hash: row.get(4)?,
-        display_name: row.get(5)?,
-        bio: row.get(6)?,
+        id: row.get(at)?,
+        username: row.get(at + 1)?,
+        email: row.get(at + 2)?,
+        email_verified_at: row.get(at + 3)?,
+        password_hash: row.get(at + 4)?,
+        display_name: row.get(at + 5)?,
+        bio: row.get(at + 6)?,
         links: serde_json::from_str(&links).unwrap_or_default(),
         role: Role::parse(&role).unwrap_or(Role::User),
-        disabled_at: row.get(9)?,
-        created_at: row.get(10)?,
-        last_login_at: row.get(11)?,
+        disabled_at: row.get(at + 9)?,
+        created_at: row.get(at + 10)?,
+        last_login_at: row.get(at + 11)?,
     })
 }
 
 pub fn user_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
-        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
-        [id],
-        user_from_row,
-    )
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1"
+    ))?
+    .query_row([id], user_from_row)
     .optional()
 }
 
 /// Finds a user by username or email (case-insensitive).
 pub fn user_by_login(conn: &Connection, login: &str) -> rusqlite::Result<Option<User>> {
     conn.query_row(
-        &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1 OR email = ?1"),
+        &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?1 OR u.email = ?1"),
         [login.trim()],
         user_from_row,
     )
@@ -92,7 +97,7 @@ pub fn user_by_login(conn: &Connection, login: &str) -> rusqlite::Result<Option<
 
 pub fn user_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
     conn.query_row(
-        &format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"),
+        &format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email = ?1"),
         [email.trim()],
         user_from_row,
     )
@@ -361,37 +366,52 @@ pub fn revoke_user_sessions(
     )
 }
 
-/// What an access token's session check finds.
-#[derive(Debug, Clone)]
-pub struct ActiveIdentity {
-    pub user_id: String,
-    pub role: Role,
-    pub email_verified: bool,
-}
-
 /// The user behind a live session, or `None` when the session was revoked or ended, or
 /// the user is disabled.
-pub fn active_session(
+pub fn active_session_user(
     conn: &Connection,
     session_id: &str,
     user_id: &str,
     now: i64,
-) -> rusqlite::Result<Option<ActiveIdentity>> {
-    conn.query_row(
-        "SELECT u.id, u.role, u.email_verified_at IS NOT NULL
-         FROM sessions s JOIN users u ON u.id = s.user_id
+) -> rusqlite::Result<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = ?1 AND s.user_id = ?2 AND s.revoked_at IS NULL AND s.expires_at > ?3
-           AND u.disabled_at IS NULL",
-        params![session_id, user_id, now],
-        |r| {
-            let role: String = r.get(1)?;
-            Ok(ActiveIdentity {
-                user_id: r.get(0)?,
-                role: Role::parse(&role).unwrap_or(Role::User),
-                email_verified: r.get(2)?,
-            })
-        },
-    )
+           AND u.disabled_at IS NULL"
+    ))?
+    .query_row(params![session_id, user_id, now], user_from_row)
+    .optional()
+}
+
+/// A live personal access token and its user.
+pub struct PersonalToken {
+    pub id: String,
+    pub scopes: String,
+    pub last_used_at: Option<i64>,
+    pub user: User,
+}
+
+/// The personal access token with this hash, if it is unrevoked, unexpired and its user
+/// is not disabled.
+pub fn personal_token(
+    conn: &Connection,
+    token_hash: &str,
+    now: i64,
+) -> rusqlite::Result<Option<PersonalToken>> {
+    conn.prepare_cached(&format!(
+        "SELECT t.id, t.scopes, t.last_used_at, {USER_COLUMNS}
+         FROM access_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = ?1 AND t.revoked_at IS NULL
+           AND (t.expires_at IS NULL OR t.expires_at > ?2) AND u.disabled_at IS NULL"
+    ))?
+    .query_row(params![token_hash, now], |r| {
+        Ok(PersonalToken {
+            id: r.get(0)?,
+            scopes: r.get(1)?,
+            last_used_at: r.get(2)?,
+            user: user_from_row_at(r, 3)?,
+        })
+    })
     .optional()
 }
 
