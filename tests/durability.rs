@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::process::Command;
+
 use reqwest::StatusCode;
 use serde_json::json;
 use support::{PASSWORD, Server};
@@ -93,5 +95,68 @@ async fn a_wrong_setting_is_named() {
     assert!(
         out.status.success() && printed.contains("<redacted>") && !printed.contains("hunter22"),
         "{printed}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let server = Server::start().await;
+    let mut child = server
+        .command()
+        .args(["--log-format", "json", "serve", "--listen"])
+        .arg(format!("127.0.0.1:{}", support::free_port()))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit after SIGTERM: {:?}", out.status);
+    let logs = String::from_utf8_lossy(&out.stderr);
+    // JSON log lines, one object per line.
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|_| panic!("not JSON: {line}"));
+    }
+}
+
+#[tokio::test]
+async fn without_smtp_mail_is_written_to_the_outbox_folder() {
+    let server = Server::start_with(&[("STRATAMAKE_SMTP__HOST", "\"\"")]).await;
+    assert_eq!(
+        server.signup("otto", "otto@example.org").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let folder = server.data_dir().join("mail/outbox");
+    let started = std::time::Instant::now();
+    let eml = loop {
+        let found = std::fs::read_dir(&folder)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "eml"));
+        if let Some(path) = found {
+            break std::fs::read_to_string(path).unwrap();
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "no .eml file in {}",
+            folder.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(eml.contains("To: otto@example.org"), "{eml}");
+    assert!(eml.contains("/verify?token="), "the link is in the mail");
+    assert_eq!(
+        server.smtp.count_to("otto@example.org"),
+        0,
+        "nothing went over SMTP"
     );
 }
