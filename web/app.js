@@ -92,10 +92,16 @@ function renderSidebar() {
       ),
     );
   }
+  // The <aside> stretches over the whole grid row (so its background and border
+  // always reach the bottom of the page); the inner column sticks to the viewport.
   sidebar.replaceChildren(
-    h('div', { class: 'sidebar-top' }, brand()),
-    h('div', { class: 'sidebar-scroll' }, sections),
-    h('div', { class: 'sidebar-foot' }, h('p', { class: 'sidebar-note' }, icon('sparkles'), h('span', {}, 'Image & 3D generation are coming soon.'))),
+    h(
+      'div',
+      { class: 'sidebar-inner' },
+      h('div', { class: 'sidebar-top' }, brand()),
+      h('div', { class: 'sidebar-scroll' }, sections),
+      h('div', { class: 'sidebar-foot' }, h('p', { class: 'sidebar-note' }, icon('sparkles'), h('span', {}, 'Image & 3D generation are coming soon.'))),
+    ),
   );
   markActive();
 }
@@ -125,7 +131,7 @@ function userMenu(me) {
     'button',
     { type: 'button', class: 'user-btn', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': listId, testid: 'user-menu' },
     avatar(me, 'sm'),
-    h('span', { class: 'user-btn-name' }, me.display_name || me.username),
+    h('span', { class: 'user-btn-name', title: me.display_name || me.username }, me.display_name || me.username),
     icon('chevronDown', 'chev'),
   );
   btn.setAttribute('aria-label', `Account menu for ${me.username}`);
@@ -138,7 +144,7 @@ function userMenu(me) {
   const list = h(
     'div',
     { class: 'menu', id: listId, role: 'menu', 'aria-label': 'Account', hidden: true },
-    h('div', { class: 'menu-head', role: 'presentation' }, h('p', { class: 'menu-name' }, me.display_name || me.username), h('p', { class: 'menu-email' }, me.email)),
+    h('div', { class: 'menu-head', role: 'presentation' }, h('p', { class: 'menu-name', title: me.display_name || me.username }, me.display_name || me.username), h('p', { class: 'menu-email', title: me.email }, me.email)),
     item(h('a', { href: '/settings/profile', class: 'menu-item' }, icon('user'), h('span', {}, 'Profile'))),
     item(h('a', { href: '/settings/security', class: 'menu-item' }, icon('shield'), h('span', {}, 'Security'))),
     item(h('a', { href: '/settings/tokens', class: 'menu-item' }, icon('key'), h('span', {}, 'API tokens'))),

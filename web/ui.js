@@ -69,14 +69,14 @@ const rect = (x, y, w, hh, r) =>
 
 const ICONS = {
   home: 'M3 10.5 12 3l9 7.5V20a1 1 0 0 1-1 1h-5v-6H9v6H4a1 1 0 0 1-1-1z',
-  image: `${rect(3, 3, 18, 18, 3)}${circ(9, 9, 2)}m12 6-5-5L5 21`,
+  image: `${rect(3, 3, 18, 18, 3)}${circ(9, 9, 2)}M21 15l-5-5L5 21`,
   cube: 'M12 2.5 3.5 7v10l8.5 4.5 8.5-4.5V7zM3.5 7l8.5 4.5L20.5 7M12 11.5v10',
   library: `${rect(3, 3, 7, 7, 1.5)}${rect(14, 3, 7, 7, 1.5)}${rect(3, 14, 7, 7, 1.5)}${rect(14, 14, 7, 7, 1.5)}`,
   community: `${circ(9, 8, 3.5)}M2.5 20a6.5 6.5 0 0 1 13 0${circ(17, 9, 2.5)}M16.5 14.2A5 5 0 0 1 21.5 19`,
   user: `${circ(12, 8, 4)}M4 21a8 8 0 0 1 16 0`,
   shield: 'M12 3 4.5 6v6c0 4.6 3.2 7.9 7.5 9 4.3-1.1 7.5-4.4 7.5-9V6zM9 12l2 2 4-4',
   key: `${circ(8, 15, 4)}M11 12l9-9M16.5 6.5l3 3M14.5 8.5l2 2`,
-  mail: `${rect(3, 5, 18, 14, 2)}m0 2 9 6 9-6`,
+  mail: `${rect(3, 5, 18, 14, 2)}M3 7l9 6 9-6`,
   ticket: 'M4 6h16a1 1 0 0 1 1 1v3a2 2 0 0 0 0 4v3a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1v-3a2 2 0 0 0 0-4V7a1 1 0 0 1 1-1zM14 6v12',
   sliders: `M4 6h9M17 6h3M4 12h3M11 12h9M4 18h11M19 18h1${circ(15, 6, 2)}${circ(9, 12, 2)}${circ(17, 18, 2)}`,
   list: 'M9 6h12M9 12h12M9 18h12M4 6h.01M4 12h.01M4 18h.01',
@@ -94,7 +94,7 @@ const ICONS = {
   sparkles: 'M11 3l1.9 5.1L18 10l-5.1 1.9L11 17l-1.9-5.1L4 10l5.1-1.9zM18.5 14.5l.8 2.2 2.2.8-2.2.8-.8 2.2-.8-2.2-2.2-.8 2.2-.8z',
   plus: 'M12 5v14M5 12h14',
   trash: 'M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3',
-  search: `${circ(11, 11, 7)}m9 9-3.5-3.5`,
+  search: `${circ(11, 11, 7)}M20 20l-4-4`,
   alert: `${circ(12, 12, 9)}M12 7.5v5.5M12 16.5h.01`,
   info: `${circ(12, 12, 9)}M12 11v5.5M12 7.5h.01`,
   chevronDown: 'm6 9 6 6 6-6',
@@ -294,13 +294,36 @@ export function card({ title, description, actions, testid, cls = '' } = {}, ...
 
 /** Secondary tab strip (Settings / Admin sub-pages). */
 export function tabs(label, items, current) {
-  return h(
+  const nav = h(
     'nav',
     { class: 'tabs', 'aria-label': label },
     items.map(([href, text, ic]) =>
       h('a', { href, class: 'tab', 'aria-current': href === current ? 'page' : null }, ic ? icon(ic) : null, h('span', {}, text)),
     ),
   );
+  // On narrow screens the strip scrolls sideways: keep the current tab in view and
+  // fade the edge that has more tabs behind it.
+  let ro = null;
+  const sync = () => {
+    if (!nav.isConnected) {
+      if (ro) ro.disconnect(); // the page was replaced
+      return;
+    }
+    const max = nav.scrollWidth - nav.clientWidth;
+    nav.classList.toggle('more-end', max > 1 && nav.scrollLeft < max - 1);
+    nav.classList.toggle('more-start', max > 1 && nav.scrollLeft > 1);
+  };
+  nav.addEventListener('scroll', sync, { passive: true });
+  if (typeof ResizeObserver === 'function') {
+    ro = new ResizeObserver(sync);
+    ro.observe(nav);
+  }
+  requestAnimationFrame(() => {
+    const cur = nav.querySelector('[aria-current="page"]');
+    if (cur && nav.scrollWidth > nav.clientWidth) nav.scrollLeft = Math.max(0, cur.offsetLeft - nav.clientWidth / 2 + cur.offsetWidth / 2);
+    sync();
+  });
+  return nav;
 }
 
 export function emptyState(ic, title, text) {
@@ -605,7 +628,7 @@ export function onSubmit(form, handler, { extraValidate, busyLabel } = {}) {
 // ---------------------------------------------------------------------------
 
 /**
- * pagedTable({ label, columns: [{ label, cell(item) , cls }], load(cursor, signal) -> {items, next_cursor},
+ * pagedTable({ label, columns: [{ label, cell(item), cls, primary }], load(cursor, signal) -> {items, next_cursor},
  *              rowTestid, emptyIcon, emptyTitle, emptyText, signal, rowProps(item) })
  * Returns { el, reload(), prepend(item) }.
  */
@@ -627,8 +650,11 @@ export function pagedTable(opts) {
   let count = 0;
   let gen = 0;
 
+  // `primary: true` marks the column that heads each row when the table is
+  // stacked into cards on phones (it loses its label and moves to the top).
+  const cellClass = (c) => [c.cls, c.primary ? 'cell-primary' : null].filter(Boolean).join(' ') || null;
   const row = (item) =>
-    h('tr', { testid: rowTestid, ...(rowProps ? rowProps(item) : {}) }, columns.map((c) => h('td', { class: c.cls || null, 'data-label': c.label }, c.cell(item))));
+    h('tr', { testid: rowTestid, ...(rowProps ? rowProps(item) : {}) }, columns.map((c) => h('td', { class: cellClass(c), 'data-label': c.label }, c.cell(item))));
 
   async function page(reset) {
     const my = ++gen;

@@ -31,13 +31,13 @@ export default {
   access: 'admin',
   render(main, { signal }) {
     let table;
-    const fresh = h('div', { class: 'secret-slot', 'aria-live': 'polite' });
+    const fresh = h('div', { class: 'secret-slot secret-slot-after', 'aria-live': 'polite' });
 
     const columns = [
-      { label: 'Code', cell: (i) => h('code', { class: 'mono' }, i.code) },
+      { label: 'Code', primary: true, cell: (i) => h('code', { class: 'mono clip clip-code', title: i.code }, i.code) },
       { label: 'Status', cell: statusBadge },
-      { label: 'Created', cell: (i) => timeEl(i.created_at) },
-      { label: 'Expires', cell: (i) => timeEl(i.expires_at, 'Never') },
+      { label: 'Created', cls: 'nowrap', cell: (i) => timeEl(i.created_at) },
+      { label: 'Expires', cls: 'nowrap', cell: (i) => timeEl(i.expires_at, 'Never') },
       {
         label: 'Actions',
         cls: 'cell-actions',
@@ -65,7 +65,7 @@ export default {
 
     const form = h(
       'form',
-      { class: 'form form-inline', testid: 'invite-form' },
+      { class: 'form form-inline form-compact', testid: 'invite-form' },
       formAlert(),
       h(
         'div',
@@ -86,7 +86,17 @@ export default {
           const input = h('input', { class: 'input mono', readonly: true, value: url, testid: 'invite-new-url', 'aria-label': 'New invite link' });
           input.addEventListener('focus', () => input.select());
           fresh.replaceChildren(
-            h('div', { class: 'callout callout-success' }, icon('check'), h('div', { class: 'grow' }, h('p', {}, h('strong', {}, 'Invite created. '), 'Send this link to the person you want to invite. It is shown only now.'), h('div', { class: 'secret-row' }, input, copyButton(() => url, { testid: 'invite-new-copy' })))),
+            h(
+              'div',
+              { class: 'secret-box secret-box-success' },
+              h(
+                'div',
+                { class: 'secret-head' },
+                h('span', { class: 'secret-icon' }, icon('check')),
+                h('div', { class: 'secret-text' }, h('p', { class: 'secret-title' }, 'Invite created'), h('p', {}, 'Send this link to the person you want to invite. It is shown only now.')),
+              ),
+              h('div', { class: 'secret-row' }, input, copyButton(() => url, { testid: 'invite-new-copy' })),
+            ),
           );
           table.prepend(inv);
         } else table.reload();

@@ -46,14 +46,25 @@ export default {
       signal,
       emptyIcon: 'mail',
       emptyTitle: 'No mail sent yet',
+      emptyText: 'Verification and password-reset emails show up here.',
       columns: [
-        { label: 'To', cell: (m) => asText(m.to) },
-        { label: 'Subject', cell: (m) => h('span', { class: 'clip', title: m.subject || '' }, m.subject || '\u2014') },
-        { label: 'Kind', cell: (m) => h('code', { class: 'mono small' }, asText(m.kind)) },
-        { label: 'Status', cell: (m) => badge(m.status, STATUS[m.status] || 'neutral') },
-        { label: 'Attempts', cls: 'num', cell: (m) => String(m.attempts ?? 0) },
-        { label: 'Created', cell: (m) => timeEl(m.created_at) },
-        { label: 'Sent', cell: (m) => timeEl(m.sent_at, '\u2014') },
+        { label: 'To', primary: true, cell: (m) => h('span', { class: 'clip clip-sm', title: asText(m.to) }, asText(m.to)) },
+        {
+          label: 'Subject',
+          cell: (m) => h('div', { class: 'stack-cell' }, h('span', { class: 'clip', title: m.subject || '' }, m.subject || '\u2014'), h('code', { class: 'mono small muted' }, asText(m.kind))),
+        },
+        {
+          label: 'Status',
+          cell: (m) => {
+            const n = Number(m.attempts ?? 0);
+            return h('div', { class: 'stack-cell' }, badge(m.status, STATUS[m.status] || 'neutral'), h('span', { class: 'small muted nowrap' }, `${n} attempt${n === 1 ? '' : 's'}`));
+          },
+        },
+        {
+          label: 'Created',
+          cls: 'nowrap',
+          cell: (m) => h('div', { class: 'stack-cell' }, timeEl(m.created_at), h('span', { class: 'small muted' }, m.sent_at ? ['sent ', timeEl(m.sent_at)] : 'not sent yet')),
+        },
         { label: 'Last error', cell: (m) => (m.last_error ? h('span', { class: 'clip text-danger', title: m.last_error }, m.last_error) : h('span', { class: 'muted' }, '\u2014')) },
       ],
       load: (cursor, sig) => get(`/admin/mail${qs({ cursor })}`, { signal: sig }),

@@ -1,6 +1,6 @@
 // /admin/users — search users, change role, enable/disable accounts.
 
-import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, pagedTable } from '../ui.js';
+import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, pagedTable, avatar } from '../ui.js';
 import { get, patch, qs } from '../api.js';
 import { state } from '../state.js';
 import { replaceQuietly } from '../router.js';
@@ -29,7 +29,18 @@ export default {
     );
 
     function userCell(u) {
-      return h('div', { class: 'user-cell' }, h('strong', {}, u.username), h('span', { class: 'muted' }, u.email || ''));
+      const self = state.me && String(state.me.id) === String(u.id);
+      return h(
+        'div',
+        { class: 'user-cell' },
+        avatar(u, 'sm'),
+        h(
+          'div',
+          { class: 'user-cell-text' },
+          h('span', { class: 'user-cell-name' }, h('strong', { class: 'truncate', title: u.username }, u.username), self ? badge('You', 'accent') : null),
+          h('span', { class: 'muted truncate', title: u.email || '' }, u.email || ''),
+        ),
+      );
     }
 
     function roleCell(u) {
@@ -65,7 +76,7 @@ export default {
     function disabledCell(u) {
       const self = state.me && String(state.me.id) === String(u.id);
       const id = `dis-${u.id}`;
-      const box = h('input', { type: 'checkbox', role: 'switch', class: 'switch', id, testid: 'admin-user-disabled', checked: !!u.disabled, disabled: self });
+      const box = h('input', { type: 'checkbox', role: 'switch', class: 'switch switch-danger', id, testid: 'admin-user-disabled', checked: !!u.disabled, disabled: self });
       const label = h('label', { for: id, class: 'switch-label' }, h('span', { class: 'visually-hidden' }, `Disable ${u.username}`), h('span', { 'aria-hidden': 'true' }, u.disabled ? 'Disabled' : 'Active'));
       box.addEventListener('change', async () => {
         const want = box.checked;
@@ -97,13 +108,14 @@ export default {
         signal,
         emptyIcon: 'community',
         emptyTitle: q ? 'No users match your search' : 'No users yet',
+        emptyText: q ? `Nothing found for \u201c${q}\u201d. Try part of a username or an email address.` : null,
         columns: [
-          { label: 'User', cell: userCell },
+          { label: 'User', cell: userCell, primary: true, cls: 'cell-user' },
           { label: 'Role', cell: roleCell },
           { label: 'Status', cell: statusCell },
           { label: 'Access', cell: disabledCell },
-          { label: 'Joined', cell: (u) => timeEl(u.created_at) },
-          { label: 'Last sign-in', cell: (u) => timeEl(u.last_login_at, 'Never') },
+          { label: 'Joined', cls: 'nowrap', cell: (u) => timeEl(u.created_at) },
+          { label: 'Last sign-in', cls: 'nowrap', cell: (u) => timeEl(u.last_login_at, 'Never') },
         ],
         load: (cursor, sig) => get(`/admin/users${qs({ q, cursor })}`, { signal: sig }),
       });

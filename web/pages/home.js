@@ -62,11 +62,11 @@ function dashboard(main) {
             h('h2', { class: 'section-title' }, 'Administration'),
             h(
               'ul',
-              { class: 'quick-grid', role: 'list' },
+              { class: 'quick-grid quick-grid-4', role: 'list' },
               quickLink('/admin/users', 'community', 'Users', 'Roles and access', 'quick-admin-users'),
               quickLink('/admin/invites', 'ticket', 'Invites', 'Invite people in', 'quick-admin-invites'),
-              quickLink('/admin/settings', 'sliders', 'Instance settings', 'Signups and bot protection', 'quick-admin-settings'),
-              quickLink('/admin/mail', 'mail', 'Mail', 'Outbox and test mail', 'quick-admin-mail'),
+              quickLink('/admin/settings', 'sliders', 'Settings', 'Signups & bot checks', 'quick-admin-settings'),
+              quickLink('/admin/mail', 'mail', 'Mail', 'Outbox & test mail', 'quick-admin-mail'),
             ),
           ]
         : null,

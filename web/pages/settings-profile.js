@@ -129,11 +129,16 @@ export default {
         card(
           { cls: 'profile-card' },
           h('div', { class: 'profile-banner', 'aria-hidden': 'true' }),
-          h('div', { class: 'profile-id' }, avatar(m, 'lg'), h('div', {}, h('p', { class: 'profile-name' }, m.display_name || m.username), h('p', { class: 'muted' }, `@${m.username}`))),
+          h(
+            'div',
+            { class: 'profile-id' },
+            avatar(m, 'lg'),
+            h('div', { class: 'profile-id-text' }, h('p', { class: 'profile-name truncate', title: m.display_name || m.username }, m.display_name || m.username), h('p', { class: 'muted truncate', title: `@${m.username}` }, `@${m.username}`)),
+          ),
           h(
             'dl',
             { class: 'facts' },
-            h('div', {}, h('dt', {}, 'Email'), h('dd', {}, m.email, ' ', m.email_verified ? badge('Verified', 'success') : badge('Unverified', 'warning'))),
+            h('div', {}, h('dt', {}, 'Email'), h('dd', { class: 'fact-email' }, h('span', { class: 'truncate', title: m.email }, m.email), m.email_verified ? badge('Verified', 'success') : badge('Unverified', 'warning'))),
             h('div', {}, h('dt', {}, 'Role'), h('dd', {}, badge(m.role, m.role === 'admin' ? 'accent' : 'neutral'))),
             h('div', {}, h('dt', {}, 'Member since'), h('dd', {}, timeEl(m.created_at))),
           ),

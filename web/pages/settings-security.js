@@ -56,7 +56,7 @@ function sessionsCard(signal) {
         { class: 'session-main' },
         h('p', { class: 'session-title' }, title, s.device && !/^(other|desktop|unknown)$/i.test(s.device) ? h('span', { class: 'muted' }, ` \u00b7 ${s.device}`) : null, current ? badge('This device', 'success', { testid: 'session-current' }) : null),
         h('p', { class: 'session-meta' }, meta || 'Location unknown'),
-        h('p', { class: 'session-meta' }, 'Last active ', timeEl(s.last_used_at, 'unknown'), ' \u00b7 signed in ', timeEl(s.created_at, 'unknown')),
+        h('p', { class: 'session-meta' }, h('span', { class: 'nowrap' }, 'Last active ', timeEl(s.last_used_at, 'unknown')), ' \u00b7 ', h('span', { class: 'nowrap' }, 'signed in ', timeEl(s.created_at, 'unknown'))),
       ),
     );
     if (!current) {
@@ -149,7 +149,7 @@ function emailCard(signal) {
     'form',
     { class: 'form', testid: 'email-form' },
     formAlert(),
-    h('p', { class: 'current-email' }, 'Current address: ', h('strong', {}, me.email), ' ', me.email_verified ? badge('Verified', 'success') : badge('Unverified', 'warning')),
+    h('p', { class: 'current-email' }, h('span', {}, 'Current address:'), h('strong', { class: 'truncate', title: me.email }, me.email), me.email_verified ? badge('Verified', 'success') : badge('Unverified', 'warning')),
     field({ name: 'new_email', label: 'New email', type: 'email', autocomplete: 'email', required: true, testid: 'email-new', attrs: { spellcheck: 'false', autocapitalize: 'none' } }),
     field({ name: 'password', label: 'Your password', type: 'password', autocomplete: 'current-password', required: true, testid: 'email-password', hint: 'To confirm it\u2019s really you.' }),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', testid: 'email-submit', disabled: !hasPw }, 'Change email')),

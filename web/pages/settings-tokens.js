@@ -61,12 +61,12 @@ export default {
       const tr = h(
         'tr',
         { testid: 'token-row', dataset: { tokenId: String(t.id) } },
-        h('td', { 'data-label': 'Name' }, h('strong', {}, t.name)),
+        h('td', { 'data-label': 'Name', class: 'cell-primary' }, h('strong', { class: 'clip clip-sm', title: t.name }, t.name)),
         h('td', { 'data-label': 'Token' }, h('code', { class: 'mono' }, `${t.prefix || ''}\u2026`)),
         h('td', { 'data-label': 'Scopes' }, h('span', { class: 'badges' }, (t.scopes || []).map((s) => badge(s, s === 'admin' ? 'accent' : 'neutral')))),
-        h('td', { 'data-label': 'Created' }, timeEl(t.created_at)),
-        h('td', { 'data-label': 'Last used' }, timeEl(t.last_used_at, 'Never')),
-        h('td', { 'data-label': 'Expires' }, expired ? badge('Expired', 'danger') : timeEl(t.expires_at, 'Never')),
+        h('td', { 'data-label': 'Created', class: 'nowrap' }, timeEl(t.created_at)),
+        h('td', { 'data-label': 'Last used', class: 'nowrap' }, timeEl(t.last_used_at, 'Never')),
+        h('td', { 'data-label': 'Expires', class: 'nowrap' }, expired ? badge('Expired', 'danger') : timeEl(t.expires_at, 'Never')),
         h('td', { class: 'cell-actions' }, revoke),
       );
       revoke.addEventListener('click', async () => {
@@ -160,7 +160,12 @@ export default {
       const box = h(
         'div',
         { class: 'secret-box', role: 'region', 'aria-label': 'Your new token', tabindex: '-1' },
-        h('div', { class: 'callout callout-warning' }, icon('alert'), h('p', {}, h('strong', {}, 'Copy this token now. '), 'For your security it will not be shown again. Treat it like a password.')),
+        h(
+          'div',
+          { class: 'secret-head' },
+          h('span', { class: 'secret-icon' }, icon('key')),
+          h('div', { class: 'secret-text' }, h('p', { class: 'secret-title' }, `Token \u201c${name}\u201d is ready \u2014 copy it now`), h('p', {}, 'For your security it will not be shown again. Treat it like a password.')),
+        ),
         h('div', { class: 'secret-row' }, input, copyButton(() => token, { testid: 'token-copy' })),
         h('div', { class: 'secret-foot' }, dismiss),
       );
@@ -179,7 +184,7 @@ export default {
           'div',
           { class: 'stack' },
           card({ title: 'New token', description: 'Give it only the scopes it needs.' }, secretSlot, form),
-          card({ title: 'Your tokens', testid: 'tokens-card' }, listBody),
+          card({ title: 'Your tokens', description: 'Tokens act as you, limited to their scopes. Revoke any you no longer use.', testid: 'tokens-card', cls: 'card-flush' }, listBody),
         ),
       ),
     );
