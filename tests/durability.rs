@@ -101,7 +101,7 @@ async fn a_wrong_setting_is_named() {
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
     let server = Server::start().await;
-    let mut child = server
+    let child = server
         .command()
         .args(["--log-format", "json", "serve", "--listen"])
         .arg(format!("127.0.0.1:{}", support::free_port()))
