@@ -462,3 +462,41 @@ async fn logout_everywhere() {
     problem(a.get("/api/v1/me").await, StatusCode::UNAUTHORIZED).await;
     problem(b.get("/api/v1/me").await, StatusCode::UNAUTHORIZED).await;
 }
+
+#[tokio::test]
+async fn over_https_cookies_are_host_prefixed_and_secure_and_hsts_is_sent() {
+    // Behind a TLS-terminating proxy: the public URL is HTTPS.
+    let server =
+        Server::start_with(&[("STRATAMAKE_PUBLIC_URL", "https://studio.example.org")]).await;
+    server.verified_user("hana").await;
+    let response = server
+        .api()
+        .post(
+            "/api/v1/auth/login",
+            json!({"login": "hana", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    for name in ["__Host-sm_access=", "__Host-sm_refresh=", "__Host-sm_csrf="] {
+        let cookie = cookies
+            .iter()
+            .find(|c| c.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {cookies:?}"));
+        assert!(
+            cookie.contains("; Secure") && cookie.contains("Path=/") && !cookie.contains("Domain="),
+            "{cookie}"
+        );
+    }
+}
