@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domains;
+pub mod engines;
 pub mod error;
 pub mod platform;
 pub mod server;

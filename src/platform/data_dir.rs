@@ -49,6 +49,11 @@ impl DataDir {
         self.root.join("stratamake.db")
     }
 
+    /// The content-addressed file store.
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
+
     /// Where mails go as `.eml` files when no SMTP server is configured.
     pub fn mail_outbox_dir(&self) -> PathBuf {
         self.root.join("mail").join("outbox")

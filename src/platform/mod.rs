@@ -1,6 +1,7 @@
 //! Infrastructure with no domain knowledge: data-dir layout, clock, database,
 //! migrations, mail, rate limits, random tokens and the personal-data registry.
 
+pub mod blobs;
 pub mod clock;
 pub mod cursor;
 pub mod data_dir;
