@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::domains::auth::oidc::OidcClients;
+use crate::platform::blobs::BlobStore;
 use crate::platform::clock::Clock;
 use crate::platform::db::Db;
 use crate::platform::mail::Mailer;
@@ -19,6 +20,7 @@ pub struct AppState {
     pub limiter: RateLimiter,
     pub secrets: InstallSecrets,
     pub oidc: Arc<OidcClients>,
+    pub blobs: BlobStore,
 }
 
 impl AppState {

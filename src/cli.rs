@@ -54,6 +54,19 @@ pub enum Command {
         #[command(subcommand)]
         command: MailCommand,
     },
+    /// The content-addressed file store.
+    Blobs {
+        #[command(subcommand)]
+        command: BlobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BlobsCommand {
+    /// Delete files no asset has referred to for longer than the grace period.
+    Gc,
+    /// Re-hash every file; report (and quarantine) corrupt or missing ones.
+    Fsck,
 }
 
 #[derive(Subcommand)]
@@ -173,6 +186,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 state.config.public_base()
             );
             Ok(())
+        }
+        Command::Blobs { command } => {
+            let state = crate::server::open_state(config, Clock::default()).await?;
+            match command {
+                BlobsCommand::Gc => {
+                    let removed = crate::domains::library::maintenance::collect_garbage(&state)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("{} unreferenced file(s) deleted", removed.len());
+                    Ok(())
+                }
+                BlobsCommand::Fsck => {
+                    let report = crate::domains::library::maintenance::fsck(&state).await?;
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    if report.is_clean() {
+                        Ok(())
+                    } else {
+                        anyhow::bail!("the file store has problems (see above)")
+                    }
+                }
+            }
         }
         Command::Mail {
             command: MailCommand::Test { address },

@@ -36,6 +36,7 @@ pub struct Config {
     /// Largest accepted JSON request body, in bytes.
     pub max_body_bytes: usize,
     pub auth: AuthConfig,
+    pub storage: StorageConfig,
     pub smtp: SmtpConfig,
     /// OpenID Connect providers users may sign in with.
     pub oidc: Vec<OidcProviderConfig>,
@@ -61,6 +62,27 @@ pub struct AuthConfig {
     pub privacy_version: String,
     /// Difficulty of the signup proof of work: the largest number a browser may try.
     pub pow_max_number: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Default storage quota per user, in bytes (admins can override per user).
+    pub default_quota_bytes: u64,
+    /// How long an unreferenced file is kept before it is deleted, in seconds.
+    pub gc_grace_seconds: i64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            default_quota_bytes: 10 * 1024 * 1024 * 1024,
+            gc_grace_seconds: 24 * 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +131,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             max_body_bytes: 1024 * 1024,
             auth: AuthConfig::default(),
+            storage: StorageConfig::default(),
             smtp: SmtpConfig::default(),
             oidc: Vec::new(),
         }

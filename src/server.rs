@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::domains::auth::oidc::OidcClients;
 use crate::domains::{self, auth::cookies};
 use crate::error::{ApiError, problem_response};
+use crate::platform::blobs::BlobStore;
 use crate::platform::clock::Clock;
 use crate::platform::data_dir::DataDir;
 use crate::platform::db::Db;
@@ -40,6 +41,7 @@ use crate::platform::tokens::constant_time_eq;
         (name = "auth", description = "Signup, sign-in, tokens and recovery"),
         (name = "account", description = "The signed-in user's profile, sessions and tokens"),
         (name = "admin", description = "Administration"),
+        (name = "library", description = "The private library and its files"),
         (name = "setup", description = "First-run setup"),
         (name = "instance", description = "Public facts about this instance"),
     )
@@ -70,7 +72,10 @@ pub async fn open_state(config: Config, clock: Clock) -> anyhow::Result<AppState
         data_dir.mail_outbox_dir(),
     );
     let oidc = Arc::new(OidcClients::new(&config.oidc)?);
+    let blobs = BlobStore::open(data_dir.blobs_dir())
+        .with_context(|| format!("opening the file store {}", data_dir.blobs_dir().display()))?;
     Ok(AppState {
+        blobs,
         oidc,
         config: Arc::new(config),
         db,
@@ -87,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(domains::auth::routes())
         .merge(domains::accounts::routes())
         .merge(domains::admin::routes())
+        .merge(domains::library::routes())
         .split_for_parts();
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let max_body = state.config.max_body_bytes;
@@ -98,6 +104,7 @@ pub fn router(state: AppState) -> Router {
             async move { ([(header::CONTENT_TYPE, "application/json")], (*body).clone()) }
         }),
     )
+    .route("/blobs/{hash}", get(domains::library::serve::serve))
     .route("/healthz", get(|| async { "ok" }))
     .route("/readyz", get(readyz))
     .fallback(crate::web::serve)

@@ -319,7 +319,10 @@ async fn personal_access_tokens_have_scopes_and_are_stored_hashed() {
     };
     let item = &listed["items"][0];
     assert_eq!(item["name"], "ci");
-    assert!(item["last_used_at"].is_i64(), "last use is recorded: {item}");
+    assert!(
+        item["last_used_at"].is_i64(),
+        "last use is recorded: {item}"
+    );
     assert!(!listed.to_string().contains(&secret));
     let plain: i64 = server
         .db()

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod library;
 
 use std::time::Duration;
 
@@ -57,6 +58,7 @@ pub fn personal_data_registry() -> Vec<PersonalTable> {
     let mut all: Vec<PersonalTable> = Vec::new();
     all.extend_from_slice(PLATFORM_PERSONAL_DATA);
     all.extend_from_slice(admin::PERSONAL_DATA);
+    all.extend_from_slice(library::PERSONAL_DATA);
     all.extend(auth::PERSONAL_DATA.iter().filter(|t| t.table != "users"));
     all.extend(auth::PERSONAL_DATA.iter().filter(|t| t.table == "users"));
     all

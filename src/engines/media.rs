@@ -146,8 +146,6 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
                 Some(Format::Stl)
             } else if looks_like_obj(trimmed) {
                 Some(Format::Obj)
-            } else if trimmed.starts_with('<') {
-                None
             } else {
                 None
             }

@@ -1,4 +1,5 @@
-//! Opaque pagination cursors: a position `(sort key, id)` wrapped in URL-safe base64.
+//! Helpers for lists: opaque pagination cursors (a position `(sort key, id)` wrapped in
+//! URL-safe base64) and `LIKE` patterns for search boxes.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,6 +16,16 @@ pub fn decode(cursor: &str) -> Option<(i64, String)> {
     Some((key.parse().ok()?, id.to_string()))
 }
 
+/// A `LIKE ... ESCAPE '\\'` pattern that matches `text` anywhere, wildcards escaped.
+pub fn like_contains(text: &str) -> String {
+    let escaped = text
+        .trim()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -22,5 +33,6 @@ mod tests {
         let c = super::encode(42, "abc");
         assert_eq!(super::decode(&c), Some((42, "abc".into())));
         assert_eq!(super::decode("%%%"), None);
+        assert_eq!(super::like_contains(" 50%_off "), "%50\\%\\_off%");
     }
 }

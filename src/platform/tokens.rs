@@ -17,22 +17,39 @@ pub fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
-/// A new random identifier (128 bits, 26 lowercase base32 characters, sortable by nothing).
-pub fn new_id() -> String {
-    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-    let bytes = random_bytes::<17>();
-    let mut out = String::with_capacity(26);
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// `bytes` in lowercase base32 (Crockford's alphabet), `len` characters.
+fn base32(bytes: &[u8], len: usize) -> String {
+    let mut out = String::with_capacity(len);
     let mut acc: u32 = 0;
     let mut bits = 0;
     for byte in bytes {
-        acc = (acc << 8) | u32::from(byte);
+        acc = (acc << 8) | u32::from(*byte);
         bits += 8;
-        while bits >= 5 && out.len() < 26 {
+        while bits >= 5 && out.len() < len {
             bits -= 5;
             out.push(ALPHABET[((acc >> bits) & 31) as usize] as char);
         }
     }
     out
+}
+
+/// A new random identifier (128 bits, 26 lowercase base32 characters).
+pub fn new_id() -> String {
+    base32(&random_bytes::<17>(), 26)
+}
+
+/// A new identifier that sorts by creation time (milliseconds, then 80 random bits),
+/// 26 characters like [`new_id`].
+pub fn new_sortable_id() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    // 48 bits of time as 10 characters (the top 2 bits of 50 are zero).
+    let time = base32(&(millis << 16).to_be_bytes()[..7], 10);
+    format!("{time}{}", base32(&random_bytes::<10>(), 16))
 }
 
 /// The stored form of a token: lowercase hex SHA-256.
@@ -56,6 +73,11 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_ne!(a, new_token());
         assert_eq!(new_id().len(), 26);
+        let first = new_sortable_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = new_sortable_id();
+        assert_eq!(first.len(), 26);
+        assert!(first < second, "{first} < {second}");
         assert_eq!(hash_token("x").len(), 64);
     }
 }

@@ -74,16 +74,7 @@ pub async fn list_users(
         Some(c) => Some(cursor::decode(c).ok_or_else(bad_cursor)?),
         None => None,
     };
-    let pattern = format!(
-        "%{}%",
-        query
-            .q
-            .unwrap_or_default()
-            .trim()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let pattern = cursor::like_contains(&query.q.unwrap_or_default());
     let (after_time, after_id) = position.unwrap_or((i64::MAX, String::new()));
     let ids: Vec<String> = state
         .db

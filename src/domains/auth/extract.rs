@@ -246,3 +246,16 @@ async fn personal_token_user(state: &AppState, token: String) -> Result<AuthUser
     let scopes = found.scopes.split(',').filter_map(Scope::parse).collect();
     Ok(AuthUser::new(found.user, Credential::PersonalToken(scopes)))
 }
+
+/// The signed-in user if the request carries valid credentials, else anonymous.
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(MaybeUser(
+            AuthUser::from_request_parts(parts, state).await.ok(),
+        ))
+    }
+}
