@@ -33,6 +33,21 @@ struct ReaderPool {
 
 const READERS: usize = 4;
 
+impl ReaderPool {
+    /// Runs `f` on an idle reader; the caller holds a permit, so one is idle.
+    fn with_idle<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        let conn = self
+            .idle
+            .lock()
+            .expect("reader pool poisoned")
+            .pop()
+            .expect("a permit guarantees an idle reader");
+        let result = f(&conn);
+        self.idle.lock().expect("reader pool poisoned").push(conn);
+        result
+    }
+}
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // Query-planner stability: without it SQLite marks parameters that could change
@@ -130,19 +145,9 @@ impl Db {
             .await
             .map_err(|_| E::from(DbError::Closed))?;
         let pool = readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool
-                .idle
-                .lock()
-                .expect("reader pool poisoned")
-                .pop()
-                .expect("a permit guarantees an idle reader");
-            let result = f(&conn);
-            pool.idle.lock().expect("reader pool poisoned").push(conn);
-            result
-        })
-        .await
-        .map_err(|_| E::from(DbError::Closed))?
+        tokio::task::spawn_blocking(move || pool.with_idle(f))
+            .await
+            .map_err(|_| E::from(DbError::Closed))?
     }
 }
 
@@ -160,20 +165,7 @@ impl Db {
             .acquire()
             .await
             .map_err(|_| DbError::Closed)?;
-        let conn = self
-            .readers
-            .idle
-            .lock()
-            .expect("reader pool poisoned")
-            .pop()
-            .expect("a permit guarantees an idle reader");
-        let result = f(&conn);
-        self.readers
-            .idle
-            .lock()
-            .expect("reader pool poisoned")
-            .push(conn);
-        result.map_err(DbError::from)
+        self.readers.with_idle(f).map_err(DbError::from)
     }
 }
 

@@ -67,6 +67,23 @@ pub fn email(field: &str, value: &str) -> ApiResult<String> {
     }
 }
 
+/// A new account's confirmations: at least 13 years old, Terms and Privacy accepted.
+pub fn consents(age_confirmed: bool, accept_terms: bool) -> ApiResult<()> {
+    if !age_confirmed {
+        return Err(ApiError::field(
+            "age_confirmed",
+            "You must be at least 13 years old to use this service.",
+        ));
+    }
+    if !accept_terms {
+        return Err(ApiError::field(
+            "accept_terms",
+            "Accept the Terms of Service and Privacy Policy to continue.",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

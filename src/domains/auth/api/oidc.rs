@@ -371,18 +371,7 @@ pub async fn complete(
     Json(request): Json<CompleteRequest>,
 ) -> ApiResult<Response> {
     let username = validate::username(&request.username)?;
-    if !request.age_confirmed {
-        return Err(ApiError::field(
-            "age_confirmed",
-            "You must be at least 13 years old to use this service.",
-        ));
-    }
-    if !request.accept_terms {
-        return Err(ApiError::field(
-            "accept_terms",
-            "Accept the Terms of Service and Privacy Policy to continue.",
-        ));
-    }
+    validate::consents(request.age_confirmed, request.accept_terms)?;
     let (token, pending) = load_pending(&state, &headers).await?;
     let email = pending
         .email

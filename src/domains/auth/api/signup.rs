@@ -80,18 +80,7 @@ pub async fn signup(
     let email = validate::email("email", &request.email)?;
     let username = validate::username(&request.username)?;
     password::check_policy("password", &request.password, &[&username, &email])?;
-    if !request.age_confirmed {
-        return Err(ApiError::field(
-            "age_confirmed",
-            "You must be at least 13 years old to use this service.",
-        ));
-    }
-    if !request.accept_terms {
-        return Err(ApiError::field(
-            "accept_terms",
-            "Accept the Terms of Service and Privacy Policy to continue.",
-        ));
-    }
+    validate::consents(request.age_confirmed, request.accept_terms)?;
     state
         .limiter
         .hit(&format!("signup:{ip}"), SIGNUPS_PER_IP)
