@@ -73,6 +73,8 @@ pub struct StorageConfig {
     pub default_quota_bytes: u64,
     /// How long an unreferenced file is kept before it is deleted, in seconds.
     pub gc_grace_seconds: i64,
+    /// Most triangles accepted in an uploaded 3D file.
+    pub max_triangles: u64,
 }
 
 impl Default for StorageConfig {
@@ -81,6 +83,7 @@ impl Default for StorageConfig {
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             default_quota_bytes: 10 * 1024 * 1024 * 1024,
             gc_grace_seconds: 24 * 3600,
+            max_triangles: 25_000_000,
         }
     }
 }

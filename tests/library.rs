@@ -522,3 +522,56 @@ fn tokio_stream_from(
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
+
+/// A one-triangle GLB; `claimed` is the buffer length its JSON declares.
+fn glb(claimed: usize) -> Vec<u8> {
+    let mut json = format!(
+        r#"{{"asset":{{"version":"2.0"}},"buffers":[{{"byteLength":{claimed}}}],"bufferViews":[{{"buffer":0,"byteLength":36}}],"accessors":[{{"bufferView":0,"componentType":5126,"count":3,"type":"VEC3","min":[0,0,0],"max":[1,1,0]}}],"meshes":[{{"primitives":[{{"attributes":{{"POSITION":0}}}}]}}]}}"#
+    )
+    .into_bytes();
+    while json.len() % 4 != 0 {
+        json.push(b' ');
+    }
+    let mut bin = Vec::new();
+    for v in [0f32, 0., 0., 1., 0., 0., 0., 1., 0.] {
+        bin.extend_from_slice(&v.to_le_bytes());
+    }
+    let total = 12 + 8 + json.len() + 8 + bin.len();
+    let mut out = b"glTF".to_vec();
+    out.extend_from_slice(&2u32.to_le_bytes());
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"JSON");
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&(bin.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"BIN\0");
+    out.extend_from_slice(&bin);
+    out
+}
+
+#[tokio::test]
+async fn three_d_uploads_are_parsed_and_checked() {
+    let server = Server::start().await;
+    let ann = server.verified_user("ann").await;
+    let model = uploaded(&ann, "tri.glb", glb(36)).await;
+    assert_eq!(
+        (
+            model["kind"].as_str(),
+            model["format"].as_str(),
+            model["triangles"].as_i64()
+        ),
+        (Some("model"), Some("glb"), Some(1))
+    );
+    assert_eq!(model["mime"], "model/gltf-binary");
+    problem(
+        upload(&ann, "lying.glb", glb(4096)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let mut stl = vec![0u8; 80];
+    stl.extend_from_slice(&2u32.to_le_bytes());
+    stl.extend_from_slice(&[0u8; 100]);
+    assert_eq!(uploaded(&ann, "two.stl", stl).await["triangles"], 2);
+    let ascii = b"solid t\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\nendloop\nendfacet\nendsolid t\n".to_vec();
+    assert_eq!(uploaded(&ann, "ascii.stl", ascii).await["triangles"], 1);
+}

@@ -12,8 +12,8 @@ pub const MAX_SIDE: u32 = 16_384;
 pub const MAX_PIXELS: u64 = 100_000_000;
 /// Largest allocation the image decoder may make.
 pub const MAX_DECODER_BYTES: u64 = 512 * 1024 * 1024;
-/// Most triangles accepted in an uploaded 3D file.
-pub const MAX_TRIANGLES: u64 = 5_000_000;
+/// Largest JSON chunk accepted in a GLB file.
+const MAX_GLB_JSON: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -110,12 +110,13 @@ pub enum MediaError {
     TooManyPixels { width: u32, height: u32 },
     #[error("the file is damaged or not valid: {0}")]
     Invalid(String),
-    #[error("the 3D model has {0} triangles; the limit is {MAX_TRIANGLES}")]
-    TooManyTriangles(u64),
+    #[error("the 3D model has {count} triangles; the limit is {limit}")]
+    TooManyTriangles { count: u64, limit: u64 },
 }
 
-/// Reads the type from the first bytes (and, for text formats, a little more).
-pub fn sniff(head: &[u8]) -> Option<Format> {
+/// Reads the type from the first bytes (and, for text formats, a little more);
+/// `size` is the whole file's, which identifies a binary STL.
+pub fn sniff(head: &[u8], size: u64) -> Option<Format> {
     if head.starts_with(b"\x89PNG\r\n\x1a\n") {
         return Some(Format::Png);
     }
@@ -131,8 +132,13 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
     if head.starts_with(b"PK\x03\x04") {
         return Some(Format::ThreeMf);
     }
-    // Binary STL: 80-byte header and a triangle count that matches the size is checked
-    // later; here any other binary content with an STL-sized header is a candidate.
+    // Binary STL: an 80-byte header, then a triangle count that matches the size.
+    if head.len() >= 84 {
+        let count = u64::from(u32::from_le_bytes([head[80], head[81], head[82], head[83]]));
+        if 84 + count * 50 == size {
+            return Some(Format::Stl);
+        }
+    }
     let text = std::str::from_utf8(head).ok().or_else(|| {
         // A valid UTF-8 prefix cut in the middle of a character.
         std::str::from_utf8(&head[..head.len().saturating_sub(3)]).ok()
@@ -249,37 +255,27 @@ fn thumbnail(image: &DynamicImage, size: u32) -> Result<Vec<u8>, MediaError> {
     encode(&small, ImageFormat::WebP)
 }
 
-/// Checks a 3D file's structure; returns its triangle count when it can be counted.
+/// Checks a 3D file's structure and counts its triangles, reading large files in a
+/// streaming way (a GLB's binary chunk and a binary STL's facets are not loaded).
 pub fn check_model<R: Read + Seek>(
     mut reader: R,
     format: Format,
     size: u64,
-) -> Result<Option<u64>, MediaError> {
+) -> Result<u64, MediaError> {
     let invalid = |e: &dyn std::fmt::Display| MediaError::Invalid(e.to_string());
     match format {
-        Format::Glb | Format::Gltf => {
+        Format::Glb => check_glb(&mut reader, size),
+        Format::Gltf => {
             let mut bytes = Vec::new();
             reader.read_to_end(&mut bytes).map_err(|e| invalid(&e))?;
             let gltf = gltf::Gltf::from_slice(&bytes).map_err(|e| invalid(&e))?;
-            let triangles: u64 = gltf
-                .meshes()
-                .flat_map(|m| m.primitives())
-                .map(|p| {
-                    let count = p
-                        .indices()
-                        .or_else(|| p.get(&gltf::Semantic::Positions))
-                        .map_or(0, |a| a.count());
-                    count as u64 / 3
-                })
-                .sum();
-            limit_triangles(triangles).map(Some)
+            Ok(count_triangles(&gltf.document))
         }
         Format::Stl => check_stl(&mut reader, size),
         Format::Obj => {
             let mut faces = 0u64;
             let mut vertices = 0u64;
-            let text = std::io::BufReader::new(reader);
-            for line in text.lines() {
+            for line in std::io::BufReader::new(reader).lines() {
                 let line =
                     line.map_err(|_| MediaError::Invalid("an OBJ file must be text".into()))?;
                 let line = line.trim();
@@ -307,39 +303,106 @@ pub fn check_model<R: Read + Seek>(
             if vertices == 0 || faces == 0 {
                 return Err(MediaError::Invalid("the OBJ file has no faces".into()));
             }
-            limit_triangles(faces).map(Some)
+            Ok(faces)
         }
         Format::ThreeMf => {
             let mut archive = zip::ZipArchive::new(reader).map_err(|e| invalid(&e))?;
-            let mut model = archive
+            let model = archive
                 .by_name("3D/3dmodel.model")
                 .map_err(|_| MediaError::Invalid("a 3MF file needs 3D/3dmodel.model".into()))?;
-            let mut xml = String::new();
-            model
-                .by_ref()
-                .take(512 * 1024 * 1024)
-                .read_to_string(&mut xml)
-                .map_err(|e| invalid(&e))?;
-            if !xml.contains("<model") {
+            let mut saw_model = false;
+            let mut triangles = 0u64;
+            for line in std::io::BufReader::new(model).split(b'>') {
+                let tag = line.map_err(|e| invalid(&e))?;
+                let tag = String::from_utf8_lossy(&tag);
+                let tag = tag.trim_start();
+                saw_model |= tag.starts_with("<model");
+                if tag.starts_with("<triangle ") {
+                    triangles += 1;
+                }
+            }
+            if !saw_model {
                 return Err(MediaError::Invalid(
                     "3D/3dmodel.model is not a 3MF model".into(),
                 ));
             }
-            limit_triangles(xml.matches("<triangle ").count() as u64).map(Some)
+            Ok(triangles)
         }
         _ => Err(MediaError::Unsupported),
     }
 }
 
-fn limit_triangles(count: u64) -> Result<u64, MediaError> {
-    if count > MAX_TRIANGLES {
-        Err(MediaError::TooManyTriangles(count))
-    } else {
-        Ok(count)
-    }
+fn count_triangles(document: &gltf::Document) -> u64 {
+    document
+        .meshes()
+        .flat_map(|m| m.primitives())
+        .filter(|p| p.mode() == gltf::mesh::Mode::Triangles)
+        .map(|p| {
+            let count = p
+                .indices()
+                .or_else(|| p.get(&gltf::Semantic::Positions))
+                .map_or(0, |a| a.count());
+            count as u64 / 3
+        })
+        .sum()
 }
 
-fn check_stl<R: Read + Seek>(reader: &mut R, size: u64) -> Result<Option<u64>, MediaError> {
+fn read_u32<R: Read>(reader: &mut R) -> Result<u32, MediaError> {
+    let mut word = [0u8; 4];
+    reader
+        .read_exact(&mut word)
+        .map_err(|_| MediaError::Invalid("the GLB file is cut short".into()))?;
+    Ok(u32::from_le_bytes(word))
+}
+
+/// GLB: the header, the JSON chunk (parsed and validated) and the binary chunk's
+/// declared length; the binary data itself is not read.
+fn check_glb<R: Read + Seek>(reader: &mut R, size: u64) -> Result<u64, MediaError> {
+    let invalid = |e: &dyn std::fmt::Display| MediaError::Invalid(e.to_string());
+    let _magic = read_u32(reader)?;
+    let version = read_u32(reader)?;
+    let length = u64::from(read_u32(reader)?);
+    if version != 2 || length != size {
+        return Err(MediaError::Invalid(
+            "not a glTF 2.0 binary whose length matches the file".into(),
+        ));
+    }
+    let json_length = u64::from(read_u32(reader)?);
+    if read_u32(reader)? != 0x4E4F_534A || json_length > MAX_GLB_JSON || 20 + json_length > size {
+        return Err(MediaError::Invalid(
+            "the GLB file's first chunk is not its JSON".into(),
+        ));
+    }
+    let mut json = vec![0u8; json_length as usize];
+    reader.read_exact(&mut json).map_err(|e| invalid(&e))?;
+    let root: gltf::json::Root =
+        gltf::json::deserialize::from_slice(&json).map_err(|e| invalid(&e))?;
+    let document = gltf::Document::from_json(root).map_err(|e| invalid(&e))?;
+    let bin_start = 20 + json_length;
+    let bin_length = if bin_start + 8 <= size {
+        let length = u64::from(read_u32(reader)?);
+        if read_u32(reader)? != 0x004E_4942 || bin_start + 8 + length > size {
+            return Err(MediaError::Invalid(
+                "the GLB file's binary chunk is damaged".into(),
+            ));
+        }
+        length
+    } else {
+        0
+    };
+    for buffer in document.buffers() {
+        if let gltf::buffer::Source::Bin = buffer.source()
+            && buffer.length() as u64 > bin_length
+        {
+            return Err(MediaError::Invalid(
+                "a buffer is longer than the GLB's binary chunk".into(),
+            ));
+        }
+    }
+    Ok(count_triangles(&document))
+}
+
+fn check_stl<R: Read + Seek>(reader: &mut R, size: u64) -> Result<u64, MediaError> {
     let mut head = [0u8; 84];
     let read = reader
         .read(&mut head)
@@ -347,7 +410,7 @@ fn check_stl<R: Read + Seek>(reader: &mut R, size: u64) -> Result<Option<u64>, M
     if read >= 84 {
         let count = u64::from(u32::from_le_bytes([head[80], head[81], head[82], head[83]]));
         if 84 + count * 50 == size {
-            return limit_triangles(count).map(Some);
+            return Ok(count);
         }
     }
     if head.starts_with(b"solid") {
@@ -365,7 +428,7 @@ fn check_stl<R: Read + Seek>(reader: &mut R, size: u64) -> Result<Option<u64>, M
         if facets == 0 {
             return Err(MediaError::Invalid("the STL file has no facets".into()));
         }
-        return limit_triangles(facets).map(Some);
+        return Ok(facets);
     }
     Err(MediaError::Invalid(
         "not a binary STL (size does not match its triangle count) nor an ASCII STL".into(),
@@ -385,15 +448,16 @@ mod tests {
 
     #[test]
     fn sniffs_real_types() {
-        assert_eq!(sniff(&png(2, 2)), Some(Format::Png));
+        let image = png(2, 2);
+        assert_eq!(sniff(&image, image.len() as u64), Some(Format::Png));
         assert_eq!(
-            sniff(b"<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>"),
+            sniff(b"<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>", 100),
             None
         );
-        assert_eq!(sniff(b"<html><script>alert(1)</script>"), None);
-        assert_eq!(sniff(b"# cube\nv 0 0 0\nv 1 0 0\n"), Some(Format::Obj));
+        assert_eq!(sniff(b"<html><script>alert(1)</script>", 100), None);
+        assert_eq!(sniff(b"# cube\nv 0 0 0\nv 1 0 0\n", 100), Some(Format::Obj));
         assert_eq!(
-            sniff(b"solid cube\nfacet normal 0 0 1\n"),
+            sniff(b"solid cube\nfacet normal 0 0 1\n", 100),
             Some(Format::Stl)
         );
         assert_eq!(Format::claimed("photo.JPG", None), Some(Format::Jpeg));
@@ -422,13 +486,13 @@ mod tests {
         stl.extend_from_slice(&[0u8; 50]);
         assert_eq!(
             check_model(Cursor::new(&stl), Format::Stl, stl.len() as u64).unwrap(),
-            Some(1)
+            1
         );
         assert!(check_model(Cursor::new(&stl[..100]), Format::Stl, 100).is_err());
         let obj = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n";
         assert_eq!(
             check_model(Cursor::new(&obj[..]), Format::Obj, obj.len() as u64).unwrap(),
-            Some(1)
+            1
         );
     }
 }

@@ -30,7 +30,7 @@ pub struct Uploaded {
 fn media_error(error: MediaError) -> ApiError {
     match error {
         MediaError::Unsupported => ApiError::UnsupportedMediaType(error.to_string()),
-        MediaError::TooManyPixels { .. } | MediaError::TooManyTriangles(_) => {
+        MediaError::TooManyPixels { .. } | MediaError::TooManyTriangles { .. } => {
             ApiError::field("file", error.to_string())
         }
         MediaError::Mismatch { .. } | MediaError::Invalid(_) => {
@@ -92,12 +92,13 @@ async fn ingest(
     let size = staged.size;
     let blobs = state.blobs.clone();
     let claimed_name = filename.clone();
+    let max_triangles = state.config.storage.max_triangles;
     let prepared = tokio::task::spawn_blocking(move || -> Result<_, MediaError> {
         let mut head = Vec::with_capacity(8192);
         std::fs::File::open(&path)
             .and_then(|f| f.take(8192).read_to_end(&mut head))
             .map_err(|e| MediaError::Invalid(e.to_string()))?;
-        let actual = media::sniff(&head).ok_or(MediaError::Unsupported)?;
+        let actual = media::sniff(&head, size).ok_or(MediaError::Unsupported)?;
         if let Some(claimed) = Format::claimed(&claimed_name, mime.as_deref())
             && claimed != actual
         {
@@ -126,8 +127,14 @@ async fn ingest(
                 Some(preview),
             ))
         } else {
-            let triangles = media::check_model(BufReader::new(file), actual, size)?;
-            Ok((actual, None, triangles, None, None, None))
+            let count = media::check_model(BufReader::new(file), actual, size)?;
+            if count > max_triangles {
+                return Err(MediaError::TooManyTriangles {
+                    count,
+                    limit: max_triangles,
+                });
+            }
+            Ok((actual, None, Some(count), None, None, None))
         }
     })
     .await
