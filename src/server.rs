@@ -12,6 +12,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -323,6 +324,13 @@ pub async fn launch_with_listener(
     let app = router(state.clone());
     tracing::info!(%addr, public_url = %state.config.public_base(), mail = %state.mailer.describe(),
         ready_ms = started.elapsed().as_millis() as u64, "StrataMake is ready");
+    // Responses go out as they are written, not held back by Nagle's algorithm waiting
+    // for the client's delayed acknowledgement.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let handle = tokio::spawn(async move {
         axum::serve(
             listener,

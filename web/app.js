@@ -60,7 +60,11 @@ function renderSidebar() {
   }
   sidebar.hidden = false;
   const sections = [
-    h('nav', { class: 'nav', 'aria-label': 'Main' }, h('ul', { role: 'list' }, h('li', {}, navLink('/', 'Home', 'home', 'nav-home')))),
+    h(
+      'nav',
+      { class: 'nav', 'aria-label': 'Main' },
+      h('ul', { role: 'list' }, h('li', {}, navLink('/', 'Home', 'home', 'nav-home')), h('li', {}, navLink('/library', 'Library', 'library', 'nav-library'))),
+    ),
     h(
       'nav',
       { class: 'nav', 'aria-labelledby': 'nav-h-account' },
@@ -113,7 +117,9 @@ sidebar.addEventListener('click', (ev) => {
 function markActive() {
   const p = location.pathname.replace(/\/+$/, '') || '/';
   for (const a of sidebar.querySelectorAll('a[data-nav]')) {
-    if (a.dataset.nav === p) a.setAttribute('aria-current', 'page');
+    const nav = a.dataset.nav;
+    // Sub-pages (e.g. /library/{id}) keep their section highlighted.
+    if (nav === p || (nav !== '/' && p.startsWith(`${nav}/`))) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
 }
@@ -319,7 +325,7 @@ async function renderPage({ initial }) {
     return;
   }
 
-  let title = typeof page.title === 'function' ? page.title() : page.title;
+  let title = null;
   main.replaceChildren();
   main.dataset.page = r.path;
   if (access === 'admin' && !isAdmin()) {
@@ -328,11 +334,14 @@ async function renderPage({ initial }) {
     mod.forbidden(main);
   } else {
     try {
-      await page.render(main, { url, params: url.searchParams, signal });
+      await page.render(main, { url, params: url.searchParams, route: r.route || {}, signal });
+      // Evaluated after render so pages can title themselves from what they loaded.
+      title = typeof page.title === 'function' ? page.title() : page.title;
     } catch (err) {
       if (err && err.name === 'AbortError') return;
       console.error(err);
       if (seq !== renderSeq) return;
+      title = typeof page.title === 'string' ? page.title : null;
       main.replaceChildren(h('div', { class: 'page' }, errorBox(err, () => renderPage({ initial: false }))));
     }
   }

@@ -20,7 +20,12 @@ const routes = new Map([
   ['/admin/settings', () => import('./pages/admin-settings.js')],
   ['/admin/mail', () => import('./pages/admin-mail.js')],
   ['/admin/audit', () => import('./pages/admin-audit.js')],
+  ['/library', () => import('./pages/library.js')],
 ]);
+
+// Parameterised routes: [pattern, name, loader]. The pattern's named groups become
+// the page's `route` params (URL-decoded), e.g. /library/abc -> { id: 'abc' }.
+const patterns = [[/^\/library\/(?<id>[^/]+)$/, '/library/:id', () => import('./pages/asset.js')]];
 
 const redirects = new Map([
   ['/settings', '/settings/profile'],
@@ -47,7 +52,19 @@ export function resolve(pathname) {
   const p = normalizePath(pathname);
   if (redirects.has(p)) return { redirect: redirects.get(p) };
   const loader = routes.get(p);
-  return { path: p, loader: loader || (() => import('./pages/not-found.js')) };
+  if (loader) return { path: p, loader, route: {} };
+  for (const [re, name, load] of patterns) {
+    const m = re.exec(p);
+    if (!m) continue;
+    try {
+      const route = {};
+      for (const [k, v] of Object.entries(m.groups || {})) route[k] = decodeURIComponent(v);
+      return { path: name, loader: load, route };
+    } catch {
+      break; // malformed %-escape: not found
+    }
+  }
+  return { path: p, loader: () => import('./pages/not-found.js'), route: {} };
 }
 
 /**

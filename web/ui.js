@@ -102,6 +102,15 @@ const ICONS = {
   refresh: 'M20 11a8 8 0 0 0-14.6-4.5L4 8M4 4v4h4M4 13a8 8 0 0 0 14.6 4.5L20 16M20 20v-4h-4',
   lock: `${rect(4, 11, 16, 10, 2)}M8 11V7a4 4 0 0 1 8 0v4`,
   globe: `${circ(12, 12, 9)}M3 12h18M12 3c2.5 2.7 3.8 5.7 3.8 9s-1.3 6.3-3.8 9c-2.5-2.7-3.8-5.7-3.8-9S9.5 5.7 12 3z`,
+  upload: 'M12 15V4M7.5 8.5 12 4l4.5 4.5M4 15v3a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-3',
+  download: 'M12 4v11M7.5 10.5 12 15l4.5-4.5M4 15v3a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-3',
+  pencil: 'M4 20h4L19 9a2.83 2.83 0 0 0-4-4L4 16zM13.5 6.5l4 4',
+  arrowLeft: 'M19 12H5M11 6l-6 6 6 6',
+  database: 'M4 6.5c0-1.9 3.6-3.5 8-3.5s8 1.6 8 3.5S16.4 10 12 10 4 8.4 4 6.5zM4 6.5v11c0 1.9 3.6 3.5 8 3.5s8-1.6 8-3.5v-11M4 12c0 1.9 3.6 3.5 8 3.5s8-1.6 8-3.5',
+  tag: `M3.5 4.5v7l9 9 8-8-9-9h-7a1 1 0 0 0-1 1z${circ(8, 8, 1.5)}`,
+  file: 'M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5',
+  external: 'M14 4h6v6M20 4l-9 9M18 14v4a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h4',
+  checkSquare: `${rect(3, 3, 18, 18, 4)}m7.5 12 3 3 6-6`,
 };
 
 export function icon(name, cls = '') {
@@ -243,6 +252,22 @@ export function startClock() {
 // ---------------------------------------------------------------------------
 // Generic bits
 // ---------------------------------------------------------------------------
+
+/** Human file size: 512 B, 4.2 KB, 18 MB, 1.5 GB (binary units). */
+export function formatBytes(n) {
+  const v = Number(n);
+  if (n === null || n === undefined || n === '' || !Number.isFinite(v) || v < 0) return '\u2014';
+  if (v < 1024) return `${v} B`;
+  const units = ['KB', 'MB', 'GB', 'TB', 'PB'];
+  let x = v / 1024;
+  let i = 0;
+  while (x >= 1024 && i < units.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  const digits = x < 10 ? 1 : 0;
+  return `${x.toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: 0 })} ${units[i]}`;
+}
 
 export function spinner(label) {
   return h('span', { class: 'spinner', role: label ? 'status' : null, 'aria-label': label || null, 'aria-hidden': label ? null : 'true' });

@@ -6,7 +6,7 @@ import { state, instanceName, isAdmin } from '../state.js';
 const FEATURES = [
   ['sparkles', 'Generate image', 'Turn a prompt into images with models running on this server.', 'feature-generate'],
   ['cube', 'Make 3D', 'Create textured 3D models from text or a picture.', 'feature-3d'],
-  ['library', 'Library', 'Everything you make, organised and searchable.', 'feature-library'],
+  ['library', 'Library', 'Everything you make and upload, organised and searchable.', 'feature-library', '/library'],
   ['community', 'Community', 'Share work and remix what others publish.', 'feature-community'],
 ];
 
@@ -18,7 +18,20 @@ function greeting() {
   return 'Good evening';
 }
 
-function featureCard([ic, title, text, testid]) {
+function featureCard([ic, title, text, testid, href]) {
+  if (href) {
+    return h(
+      'li',
+      { class: 'feature-slot' },
+      h(
+        'a',
+        { href, class: 'feature-card is-live', testid },
+        h('div', { class: `feature-icon feature-icon-${testid.replace('feature-', '')}` }, icon(ic)),
+        h('div', { class: 'feature-text' }, h('h3', {}, title), h('p', {}, text)),
+        h('span', { class: 'feature-open' }, h('span', {}, `Open ${title.toLowerCase()}`), icon('arrowRight')),
+      ),
+    );
+  }
   return h(
     'li',
     { class: 'feature-card is-soon', 'aria-disabled': 'true', testid },
@@ -45,7 +58,7 @@ function dashboard(main) {
         h('div', { class: 'hero-art', 'aria-hidden': 'true' }, h('span', { class: 'orb orb-1' }), h('span', { class: 'orb orb-2' }), h('span', { class: 'orb orb-3' })),
         h('p', { class: 'eyebrow' }, `${greeting()}, ${name}`),
         h('h1', { id: 'hero-title', tabindex: '-1' }, 'What will you ', h('span', { class: 'gradient-text' }, 'create'), ' today?'),
-        h('p', { class: 'hero-sub' }, `Your studio on ${instanceName()} is getting ready. The creative tools below are on their way \u2014 your account, security and API access already work.`),
+        h('p', { class: 'hero-sub' }, `Your studio on ${instanceName()} is getting ready. Your library is open for uploads; image and 3D generation are on their way.`),
       ),
       h('h2', { class: 'section-title' }, 'Create'),
       h('ul', { class: 'feature-grid', role: 'list' }, FEATURES.map(featureCard)),

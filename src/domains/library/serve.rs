@@ -22,6 +22,9 @@ use crate::domains::auth::extract::MaybeUser;
 use crate::domains::auth::store::Role;
 use crate::error::{ApiError, ApiResult};
 
+/// Bytes read from disk per body frame.
+const CHUNK: usize = 256 * 1024;
+
 #[derive(Deserialize)]
 pub struct BlobQuery {
     pub download: Option<String>,
@@ -154,7 +157,10 @@ pub async fn serve(
             file.seek(SeekFrom::Start(start))
                 .await
                 .map_err(|e| ApiError::Internal(e.into()))?;
-            let body = Body::from_stream(ReaderStream::new(file.take(end - start + 1)));
+            let body = Body::from_stream(ReaderStream::with_capacity(
+                file.take(end - start + 1),
+                CHUNK,
+            ));
             set(
                 &mut response_headers,
                 header::CONTENT_RANGE,
@@ -176,7 +182,7 @@ pub async fn serve(
             Ok((
                 StatusCode::OK,
                 response_headers,
-                Body::from_stream(ReaderStream::new(file)),
+                Body::from_stream(ReaderStream::with_capacity(file, CHUNK)),
             )
                 .into_response())
         }

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Benchmark of the file store (issue 3), on one release server in one run.
+
+  * Ingest: a 1 GiB binary STL uploaded through POST /api/v1/assets (raw body, curl)
+    against `sha256sum` of the same file: throughput ratio, and the server's peak RSS
+    above its idle RSS (VmHWM).
+  * Serving: one 1 MiB public blob fetched by `wrk` from the appliance and from nginx
+    serving the same file on the same machine: requests/s ratio.
+
+Usage: python3 benches/store_bench.py   (after `cargo build --release`)
+Needs Debian's wrk, curl and nginx (installed by this script with apt-get when missing).
+"""
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(ROOT, "target", "release", "stratamake")
+PASSWORD = "correct horse battery staple"
+GIB = 1024 ** 3
+
+
+def ensure_tools():
+    missing = [t for t in ("wrk", "curl", "nginx") if shutil.which(t) is None and not os.path.exists(f"/usr/sbin/{t}")]
+    if missing:
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, stdout=subprocess.DEVNULL)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def make_stl(path):
+    """A binary STL of about 1 GiB: header, triangle count, random facets."""
+    triangles = (GIB - 84) // 50
+    with open(path, "wb") as f:
+        f.write(b"stratamake benchmark".ljust(80, b" "))
+        f.write(triangles.to_bytes(4, "little"))
+        remaining = triangles * 50
+        chunk = os.urandom(4 * 1024 * 1024)
+        while remaining:
+            n = min(remaining, len(chunk))
+            f.write(chunk[:n])
+            remaining -= n
+    return 84 + triangles * 50
+
+
+def wrk_rps(url, seconds):
+    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", url], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def main():
+    if not os.path.exists(BINARY):
+        sys.exit("build first: cargo build --release")
+    ensure_tools()
+    work = tempfile.mkdtemp(prefix="stratamake-store-bench-", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
+    data = os.path.join(work, "data")
+    port = free_port()
+    env = dict(os.environ, STRATAMAKE_DATA_DIR=data, STRATAMAKE_LOG="error")
+    server = nginx = None
+    try:
+        big = os.path.join(work, "big.stl")
+        size = make_stl(big)
+        subprocess.run(["sync"], check=True)
+        subprocess.run(["cat", big], stdout=subprocess.DEVNULL, check=True)  # warm the page cache for both
+        started = time.perf_counter()
+        subprocess.run(["sha256sum", big], stdout=subprocess.DEVNULL, check=True)
+        sha_seconds = time.perf_counter() - started
+
+        subprocess.run([BINARY, "admin", "create-user", "--admin", "--email", "bench@example.org", "--username",
+                        "bench", "--password-stdin"], input=PASSWORD + "\n", text=True, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        server = subprocess.Popen([BINARY, "serve", "--listen", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL)
+        for _ in range(500):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/readyz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.01)
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("POST", "/api/v1/auth/login", json.dumps({"login": "bench", "password": PASSWORD}),
+                     {"content-type": "application/json"})
+        token = json.loads(conn.getresponse().read())["access_token"]
+        time.sleep(2)
+        idle_rss = status_kib(server.pid, "VmRSS")
+
+        started = time.perf_counter()
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                              "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/octet-stream",
+                              "--data-binary", f"@{big}", f"http://127.0.0.1:{port}/api/v1/assets?filename=big.stl"],
+                             capture_output=True, text=True, check=True).stdout
+        ingest_seconds = time.perf_counter() - started
+        assert out == "201", f"upload answered {out}"
+        peak_rss = status_kib(server.pid, "VmHWM")
+        os.remove(big)
+
+        # Serving: a 1 MiB public file, from the appliance and from nginx.
+        one_mib = os.urandom(1024 * 1024)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"}
+        stl = b"x".ljust(80, b" ") + ((len(one_mib) - 84) // 50).to_bytes(4, "little")
+        body = stl + one_mib[84:84 + ((len(one_mib) - 84) // 50) * 50]
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("POST", "/api/v1/assets?filename=mib.stl", body, headers)
+        asset = json.loads(conn.getresponse().read())["items"][0]
+        db = sqlite3.connect(os.path.join(data, "stratamake.db"))
+        db.execute("UPDATE assets SET visibility = 'public' WHERE id = ?", (asset["id"],))
+        db.commit()
+        db.close()
+        www = os.path.join(work, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, asset["sha256"]), "wb") as f:
+            f.write(body)
+        nginx_port = free_port()
+        conf = os.path.join(work, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 2; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; sendfile on; tcp_nopush on;
+  server {{ listen 127.0.0.1:{nginx_port}; root {www};
+    location / {{ add_header Cache-Control "public, max-age=31536000, immutable"; etag on; }} }} }}
+""")
+        nginx = subprocess.Popen(["nginx", "-c", conf, "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        app_rps = wrk_rps(f"http://127.0.0.1:{port}/blobs/{asset['sha256']}", 8)
+        nginx_rps = wrk_rps(f"http://127.0.0.1:{nginx_port}/{asset['sha256']}", 8)
+    finally:
+        for process in (server, nginx):
+            if process:
+                process.terminate()
+                process.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+    sha_rate = size / sha_seconds / 1e6
+    ingest_rate = size / ingest_seconds / 1e6
+    print(f"sha256sum of 1 GiB            {sha_seconds:7.2f} s  ({sha_rate:6.0f} MB/s)")
+    print(f"upload of 1 GiB through API   {ingest_seconds:7.2f} s  ({ingest_rate:6.0f} MB/s)")
+    print(f"ingest ratio (API / sha256sum) {ingest_rate / sha_rate:6.2f}       (target >= 0.8)")
+    print(f"peak RSS above idle           {(peak_rss - idle_rss) / 1024:7.1f} MiB (idle {idle_rss / 1024:.1f} MiB; target < 64 MiB)")
+    print(f"1 MiB public blob: appliance  {app_rps:7.0f} req/s")
+    print(f"1 MiB public blob: nginx      {nginx_rps:7.0f} req/s")
+    print(f"serving ratio (appliance / nginx) {app_rps / nginx_rps:5.2f}    (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()
