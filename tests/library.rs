@@ -400,14 +400,24 @@ async fn quota_holds_even_for_concurrent_uploads() {
     let size = uploaded(&ann, "first.png", one.clone()).await["size"]
         .as_i64()
         .unwrap();
-    // Room for exactly two more of that size.
-    server
-        .db()
-        .execute(
-            "INSERT INTO storage_quotas (user_id, quota_bytes) VALUES (?1, ?2)",
-            rusqlite::params![id, size * 3],
+    // The admin leaves room for exactly two more of that size.
+    let admin = server.admin().await;
+    let set = admin
+        .put(
+            &format!("/api/v1/admin/users/{id}/quota"),
+            json!({"quota_bytes": size * 3}),
         )
-        .unwrap();
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    problem(
+        ann.put(
+            &format!("/api/v1/admin/users/{id}/quota"),
+            json!({"quota_bytes": 1}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     let uploads = (0..4).map(|_| upload(&ann, "again.png", one.clone()));
     let results = futures_util::future::join_all(uploads).await;
     let created = results

@@ -505,3 +505,64 @@ pub async fn storage(State(state): State<AppState>, user: AuthUser) -> ApiResult
         asset_count,
     }))
 }
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct QuotaOverride {
+    /// Bytes the user may store; none to go back to the default.
+    pub quota_bytes: Option<i64>,
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/users/{id}/quota", tag = "admin", request_body = QuotaOverride,
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, body = Storage), (status = 404, body = crate::error::Problem)))]
+pub async fn set_quota(
+    State(state): State<AppState>,
+    admin: AuthUser,
+    Path(id): Path<String>,
+    Json(request): Json<QuotaOverride>,
+) -> ApiResult<Json<Storage>> {
+    admin.require_admin()?;
+    if request.quota_bytes.is_some_and(|q| q < 0) {
+        return Err(ApiError::field(
+            "quota_bytes",
+            "Use a number of bytes, 0 or more.",
+        ));
+    }
+    let now = state.now();
+    let default = state.config.storage.default_quota_bytes;
+    let user_id = id.clone();
+    let storage = state
+        .db
+        .write(move |tx| {
+            let user =
+                crate::domains::auth::store::user_by_id(tx, &user_id)?.ok_or(ApiError::NotFound)?;
+            match request.quota_bytes {
+                Some(bytes) => tx.execute(
+                    "INSERT INTO storage_quotas (user_id, quota_bytes) VALUES (?1, ?2)
+                     ON CONFLICT(user_id) DO UPDATE SET quota_bytes = excluded.quota_bytes",
+                    rusqlite::params![user_id, bytes],
+                )?,
+                None => tx.execute("DELETE FROM storage_quotas WHERE user_id = ?1", [&user_id])?,
+            };
+            let detail = request
+                .quota_bytes
+                .map_or("default".to_string(), |b| format!("{b} bytes"));
+            crate::domains::admin::audit::record(
+                tx,
+                Some(&admin.user_id),
+                "user.quota",
+                &user.username,
+                &detail,
+                now,
+            )?;
+            let (used_bytes, asset_count) = store::usage(tx, &user_id)?;
+            let quota_bytes = store::quota(tx, &user_id, default)?;
+            Ok::<_, ApiError>(Storage {
+                used_bytes,
+                quota_bytes,
+                asset_count,
+            })
+        })
+        .await?;
+    Ok(Json(storage))
+}

@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::get, api::patch, api::delete))
         .routes(routes!(api::delete_many))
         .routes(routes!(api::storage))
+        .routes(routes!(api::set_quota))
 }
 
 pub const PERSONAL_DATA: &[PersonalTable] = &[
