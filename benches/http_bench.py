@@ -17,27 +17,12 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "target", "release", "stratamake")
-PASSWORD = "correct horse battery staple"
-
-
-def ensure_tools():
-    missing = [t for t in ("wrk", "hey") if shutil.which(t) is None]
-    if missing:
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, stdout=subprocess.DEVNULL)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchlib import BINARY, PASSWORD, ensure_tools, free_port, status_kib
 
 
 def request(port, method, path, body=None, headers=None):
@@ -50,14 +35,6 @@ def request(port, method, path, body=None, headers=None):
     payload = response.read()
     conn.close()
     return response.status, payload
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def wrk(url, seconds, token=None):
@@ -87,7 +64,7 @@ def main():
     args = parser.parse_args()
     if not os.path.exists(BINARY):
         sys.exit("build first: cargo build --release")
-    ensure_tools()
+    ensure_tools("wrk", "hey")
     data = tempfile.mkdtemp(prefix="stratamake-bench-")
     port = free_port()
     env = dict(os.environ, STRATAMAKE_DATA_DIR=data, STRATAMAKE_LOG="error")
@@ -110,7 +87,7 @@ def main():
     ready_ms = (time.perf_counter() - started) * 1000
     try:
         time.sleep(3)
-        idle_rss = rss_kib(server.pid)
+        idle_rss = status_kib(server.pid, "VmRSS")
         status, body = request(port, "POST", "/api/v1/auth/login", {"login": "bench", "password": PASSWORD})
         assert status == 200, body
         token = json.loads(body)["access_token"]
@@ -118,7 +95,7 @@ def main():
         health_rps, health_p99, _ = wrk(f"{base}/healthz", args.seconds)
         me_rps, me_p99, _ = wrk(f"{base}/api/v1/me", args.seconds, token)
         achieved, p50, p99, codes = hey_fixed_rate(f"{base}/api/v1/me", args.seconds, token)
-        loaded_rss = rss_kib(server.pid)
+        loaded_rss = status_kib(server.pid, "VmRSS")
     finally:
         server.terminate()
         server.wait()

@@ -10,43 +10,20 @@
 Usage: python3 benches/store_bench.py   (after `cargo build --release`)
 Needs Debian's wrk, curl and nginx (installed by this script with apt-get when missing).
 """
-import hashlib
 import http.client
 import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "target", "release", "stratamake")
-PASSWORD = "correct horse battery staple"
+from benchlib import BINARY, PASSWORD, ensure_tools, free_port, status_kib
+
 GIB = 1024 ** 3
-
-
-def ensure_tools():
-    missing = [t for t in ("wrk", "curl", "nginx") if shutil.which(t) is None and not os.path.exists(f"/usr/sbin/{t}")]
-    if missing:
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, stdout=subprocess.DEVNULL)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def status_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def make_stl(path):
@@ -72,7 +49,7 @@ def wrk_rps(url, seconds):
 def main():
     if not os.path.exists(BINARY):
         sys.exit("build first: cargo build --release")
-    ensure_tools()
+    ensure_tools("wrk", "curl", "nginx")
     work = tempfile.mkdtemp(prefix="stratamake-store-bench-", dir=os.environ.get("BENCH_DIR", "/var/tmp"))
     data = os.path.join(work, "data")
     port = free_port()
