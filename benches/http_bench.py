@@ -6,7 +6,9 @@ Measures, on one release server in one run:
   * idle memory: VmRSS after start and a few seconds idle;
   * throughput: `wrk` on /healthz and on token-authenticated GET /api/v1/me
     (reported as the ratio me/healthz);
-  * latency at a fixed rate: `hey` at 1,000 requests/s on /api/v1/me (p50, p99).
+  * latency at a fixed rate: `hey` at 1,000 requests/s on /api/v1/me (p50, p99);
+  * enumeration resistance: mean time of a failed sign-in for an existing account
+    against one for an account that does not exist (ratio; both verify one argon2 hash).
 
 Usage: python3 benches/http_bench.py [--seconds 10]   (after `cargo build --release`)
 Needs Debian's wrk and hey (installed by this script with apt-get when missing).
@@ -58,6 +60,14 @@ def hey_fixed_rate(url, seconds, token, rate=1000, workers=20):
     return achieved, p50, p99, codes
 
 
+def failed_login_ms(port, login, rounds=10):
+    started = time.perf_counter()
+    for _ in range(rounds):
+        status, _ = request(port, "POST", "/api/v1/auth/login", {"login": login, "password": "not the password"})
+        assert status == 401, status
+    return (time.perf_counter() - started) * 1000 / rounds
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -96,6 +106,9 @@ def main():
         me_rps, me_p99, _ = wrk(f"{base}/api/v1/me", args.seconds, token)
         achieved, p50, p99, codes = hey_fixed_rate(f"{base}/api/v1/me", args.seconds, token)
         loaded_rss = status_kib(server.pid, "VmRSS")
+        # 8 failures each stays under the per-account (10) and per-IP (30) limits.
+        known_ms = failed_login_ms(port, "bench", rounds=8)
+        unknown_ms = failed_login_ms(port, "nobody-at-all", rounds=8)
     finally:
         server.terminate()
         server.wait()
@@ -107,6 +120,7 @@ def main():
     print(f"wrk /healthz              {health_rps:8.0f} req/s  p99 {health_p99}")
     print(f"wrk /api/v1/me (bearer)   {me_rps:8.0f} req/s  p99 {me_p99}")
     print(f"ratio me / healthz        {me_rps / health_rps:8.2f}       (target >= 0.5)")
+    print(f"failed sign-in, known / unknown account {known_ms:6.1f} / {unknown_ms:6.1f} ms  ratio {known_ms / unknown_ms:.2f} (1.0 = indistinguishable)")
     print(f"hey /api/v1/me @1000/s    {achieved:8.0f} req/s  p50 {p50:.2f} ms  p99 {p99:.2f} ms (target p99 < 5 ms)  status {codes}")
 
 

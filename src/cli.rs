@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, FlagOverrides, LogFormat};
-use crate::platform::clock::Clock;
 
 #[derive(Parser)]
 #[command(
@@ -149,7 +148,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         config.listen
                     )
                 })?;
-            let state = crate::server::open_state(config, Clock::default()).await?;
+            let state = crate::server::open_state(config).await?;
             let server = crate::server::launch_with_listener(listener, state).await?;
             server.handle.await??;
             Ok(())
@@ -175,7 +174,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let password = read_password(password_stdin)?;
-            let state = crate::server::open_state(config, Clock::default()).await?;
+            let state = crate::server::open_state(config).await?;
             let id = crate::domains::auth::api::setup::create_admin(
                 &state, &email, &username, &password, None,
             )
@@ -188,7 +187,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Blobs { command } => {
-            let state = crate::server::open_state(config, Clock::default()).await?;
+            let state = crate::server::open_state(config).await?;
             match command {
                 BlobsCommand::Gc => {
                     let removed = crate::domains::library::maintenance::collect_garbage(&state)
@@ -211,7 +210,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mail {
             command: MailCommand::Test { address },
         } => {
-            let state = crate::server::open_state(config, Clock::default()).await?;
+            let state = crate::server::open_state(config).await?;
             let (ok, transcript) = state
                 .mailer
                 .send_test(&address, &state.config.instance_name)

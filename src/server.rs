@@ -49,8 +49,9 @@ use crate::platform::tokens::constant_time_eq;
 )]
 struct ApiDoc;
 
-/// Opens everything the server needs; `clock` lets tests move time.
-pub async fn open_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
+/// Opens everything the server needs.
+pub async fn open_state(config: Config) -> anyhow::Result<AppState> {
+    let clock = Clock;
     let data_dir = DataDir::open(config.data_dir())?;
     let now = clock.now();
     let migrations = migrations::embedded()?;
@@ -68,7 +69,7 @@ pub async fn open_state(config: Config, clock: Clock) -> anyhow::Result<AppState
     }
     let mailer = Mailer::new(
         db.clone(),
-        clock.clone(),
+        clock,
         config.smtp.clone(),
         data_dir.mail_outbox_dir(),
     );
@@ -80,7 +81,7 @@ pub async fn open_state(config: Config, clock: Clock) -> anyhow::Result<AppState
         oidc,
         config: Arc::new(config),
         db,
-        limiter: RateLimiter::new(clock.clone()),
+        limiter: RateLimiter::new(clock),
         clock,
         mailer,
         secrets,
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .merge(domains::admin::routes())
         .merge(domains::library::routes())
         .split_for_parts();
+    let migrations_expected = migrations::embedded().map_or(i64::MAX, |m| m.len() as i64);
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let max_body = state.config.max_body_bytes;
     let request_id = HeaderName::from_static("x-request-id");
@@ -107,7 +109,10 @@ pub fn router(state: AppState) -> Router {
     )
     .route("/blobs/{hash}", get(domains::library::serve::serve))
     .route("/healthz", get(|| async { "ok" }))
-    .route("/readyz", get(readyz))
+    .route(
+        "/readyz",
+        get(move |State(state): State<AppState>| readyz(state, migrations_expected)),
+    )
     .fallback(crate::web::serve)
     .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
     .layer(middleware::from_fn(problem_for_plain_errors))
@@ -128,10 +133,8 @@ pub fn router(state: AppState) -> Router {
     .with_state(state)
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
-    let expected = migrations::embedded()
-        .map(|m| m.len())
-        .unwrap_or(usize::MAX) as i64;
+/// Ready when the database answers and has every migration this binary carries.
+async fn readyz(state: AppState, expected: i64) -> Response {
     let applied = state
         .db
         .query(|conn| {

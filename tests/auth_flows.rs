@@ -220,42 +220,28 @@ async fn browser_cookies_csrf_and_logout() {
         StatusCode::OK
     );
 
+    // A profile change with the given headers, as the browser would send it.
+    let patch_bio = |headers: &[(&str, &str)]| {
+        let mut request = browser.patch(url("/api/v1/me")).json(&json!({"bio": "x"}));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
     // Unsafe requests with session cookies need the CSRF header...
-    let without = browser
-        .patch(url("/api/v1/me"))
-        .json(&json!({"bio": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let without = patch_bio(&[]).await.unwrap();
     assert_eq!(
         problem(without, StatusCode::FORBIDDEN).await["type"],
         "urn:stratamake:problem:csrf"
     );
-    let wrong = browser
-        .patch(url("/api/v1/me"))
-        .header("x-csrf-token", "forged")
-        .json(&json!({"bio": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let wrong = patch_bio(&[("x-csrf-token", "forged")]).await.unwrap();
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
     // ...and are refused from another origin.
-    let cross = browser
-        .patch(url("/api/v1/me"))
-        .header("x-csrf-token", &csrf)
-        .header("origin", "https://evil.example")
-        .json(&json!({"bio": "x"}))
-        .send()
+    let cross = patch_bio(&[("x-csrf-token", &csrf), ("origin", "https://evil.example")])
         .await
         .unwrap();
     assert_eq!(cross.status(), StatusCode::FORBIDDEN);
-    let ok = browser
-        .patch(url("/api/v1/me"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({"bio": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let ok = patch_bio(&[("x-csrf-token", &csrf)]).await.unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
 
     // Refresh from the cookie, then log out: the cookies are cleared and the session ends.

@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Instant;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
@@ -17,29 +15,21 @@ async fn no_account_enumeration() {
     server.verified_user("eve").await;
     let anon = server.api();
 
-    // Login: unknown account and wrong password answer alike, in similar time.
+    // Login: unknown account and wrong password answer alike. (Their timing is measured
+    // by benches/http_bench.py: tests hold no timing thresholds.)
     let mut answers = Vec::new();
     for login in ["eve", "nobody-here"] {
-        let started = Instant::now();
         let r = anon
             .post(
                 "/api/v1/auth/login",
                 json!({"login": login, "password": "wrong password 1"}),
             )
             .await;
-        let elapsed = started.elapsed();
         let status = r.status();
         let body: Value = r.json().await.unwrap();
-        answers.push((status, body, elapsed));
+        answers.push((status, body));
     }
-    assert_eq!(answers[0].0, answers[1].0);
-    assert_eq!(answers[0].1, answers[1].1);
-    // Both paths run one argon2 verification; they must not differ by a whole hash.
-    let (a, b) = (answers[0].2.as_secs_f64(), answers[1].2.as_secs_f64());
-    assert!(
-        a / b < 3.0 && b / a < 3.0,
-        "login timing differs: {a:.4}s vs {b:.4}s"
-    );
+    assert_eq!(answers[0], answers[1]);
 
     // Forgot password: same answer for a known and an unknown address.
     let known = anon

@@ -16,6 +16,30 @@ pub fn decode(cursor: &str) -> Option<(i64, String)> {
     Some((key.parse().ok()?, id.to_string()))
 }
 
+/// One page of a list and the cursor of the next.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Cuts rows fetched with `limit + 1` into a page; `position` gives the cursor key
+    /// of the last row kept.
+    pub fn from_rows(
+        mut items: Vec<T>,
+        limit: usize,
+        position: impl Fn(&T) -> (i64, &str),
+    ) -> Self {
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            let (key, id) = position(items.last().expect("a full page has a last row"));
+            encode(key, id)
+        });
+        Page { items, next_cursor }
+    }
+}
+
 /// A `LIKE ... ESCAPE '\\'` pattern that matches `text` anywhere, wildcards escaped.
 pub fn like_contains(text: &str) -> String {
     let escaped = text

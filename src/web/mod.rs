@@ -14,16 +14,25 @@ use crate::error::ApiError;
 #[exclude = "*.test.*"]
 struct Assets;
 
-fn file_response(path: &str, file: rust_embed::EmbeddedFile, cache: &'static str) -> Response {
+/// The file's strong ETag: the first 128 bits of its SHA-256, computed at build time.
+fn etag_of(file: &rust_embed::EmbeddedFile) -> String {
+    format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]))
+}
+
+fn file_response(
+    path: &str,
+    file: rust_embed::EmbeddedFile,
+    etag: &str,
+    cache: &'static str,
+) -> Response {
     let mime = mime_guess::from_path(path).first_or_octet_stream();
-    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
     let mut response = Response::new(Body::from(file.data.into_owned()));
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(mime.as_ref()) {
         headers.insert(header::CONTENT_TYPE, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(value) = HeaderValue::from_str(&etag) {
+    if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
     response
@@ -59,7 +68,7 @@ pub async fn serve(method: Method, uri: Uri, headers: axum::http::HeaderMap) -> 
             }
         },
     };
-    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
+    let etag = etag_of(&file);
     if headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -67,5 +76,5 @@ pub async fn serve(method: Method, uri: Uri, headers: axum::http::HeaderMap) -> 
     {
         return StatusCode::NOT_MODIFIED.into_response();
     }
-    file_response(name, file, cache)
+    file_response(name, file, &etag, cache)
 }

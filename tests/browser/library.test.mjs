@@ -46,125 +46,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import path from 'node:path';
+import { BASE, MAIL_DIR, CHROMIUM, LAUNCH_ARGS, waitForMail, screenshotter, watch, waitForCount, pathIs, signIn } from './support.mjs';
 
-const BASE = process.env.STRATAMAKE_URL ? process.env.STRATAMAKE_URL.replace(/\/+$/, '') : '';
-const MAIL_DIR = process.env.MAIL_DIR || '';
-const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-// ------------------------------------------------------------------ mail parsing
-
-function parseHeaders(text) {
-  const headers = {};
-  for (const line of text.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-  }
-  return headers;
-}
-
-function splitMessage(raw) {
-  const m = /\r?\n\r?\n/.exec(raw);
-  if (!m) return { headers: parseHeaders(raw), body: '' };
-  return { headers: parseHeaders(raw.slice(0, m.index)), body: raw.slice(m.index + m[0].length) };
-}
-
-function decodeQuotedPrintable(s) {
-  return s.replace(/=\r?\n/g, '').replace(/(?:=[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/=/g, ''), 'hex').toString('utf8'));
-}
-
-function mimeTextParts(raw) {
-  const { headers, body } = splitMessage(raw);
-  const ctype = headers['content-type'] || 'text/plain';
-  if (/^multipart\//i.test(ctype)) {
-    const b = /boundary="?([^";]+)"?/i.exec(ctype);
-    if (!b) return [{ type: ctype, text: body }];
-    const out = [];
-    for (const seg of body.split(`--${b[1]}`).slice(1)) {
-      if (seg.startsWith('--')) break;
-      out.push(...mimeTextParts(seg.replace(/^[ \t]*\r?\n/, '')));
-    }
-    return out;
-  }
-  const cte = (headers['content-transfer-encoding'] || '').toLowerCase();
-  let text = body;
-  if (cte === 'quoted-printable') text = decodeQuotedPrintable(body);
-  else if (cte === 'base64') text = Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-  return [{ type: ctype.toLowerCase(), text }];
-}
-
-function findLink(raw, route) {
-  const parts = mimeTextParts(raw);
-  parts.sort((a, b) => (b.type.startsWith('text/plain') ? 1 : 0) - (a.type.startsWith('text/plain') ? 1 : 0));
-  const re = new RegExp(`(?:https?://[^\\s"'<>]+?)?${route.replace(/[/]/g, '\\/')}\\?token=[^\\s"'<>)\\]]+`);
-  for (const text of [...parts.map((p) => p.text), decodeQuotedPrintable(raw)]) {
-    const m = re.exec(text.replace(/&amp;/g, '&'));
-    if (m) return m[0];
-  }
-  return null;
-}
-
-async function waitForMail(dir, recipient, route, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  const needle = recipient.toLowerCase();
-  let seen = 0;
-  while (Date.now() < deadline) {
-    let names = [];
-    try {
-      names = (await fs.readdir(dir)).filter((n) => n.endsWith('.eml'));
-    } catch {
-      /* directory may not exist yet */
-    }
-    seen = names.length;
-    for (const name of names) {
-      const raw = await fs.readFile(path.join(dir, name), 'utf8').catch(() => '');
-      if (!raw.toLowerCase().includes(needle)) continue;
-      const link = findLink(raw, route);
-      if (link) return link;
-    }
-    await new Promise((r) => setTimeout(r, 400));
-  }
-  throw new Error(`no mail to ${recipient} containing ${route}?token= arrived in ${dir} within ${timeoutMs} ms (${seen} .eml files there)`);
-}
+const shot = screenshotter('library-'); // library-NN-name.png
 
 // ------------------------------------------------------------------ browser helpers
-
-let shotSeq = 0;
-async function shot(page, name) {
-  if (!SCREENSHOT_DIR || !page || page.isClosed()) return;
-  await fs.mkdir(SCREENSHOT_DIR, { recursive: true });
-  const file = path.join(SCREENSHOT_DIR, `library-${String(++shotSeq).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true }).catch((e) => console.warn(`screenshot ${name} failed: ${e.message}`));
-}
-
-/** Collect problems (JS errors, CSP violations, missing UI assets or blobs) from a page. */
-function watch(page, label, problems) {
-  page.on('pageerror', (err) => problems.push(`[${label}] page error: ${err.message}`));
-  page.on('console', (msg) => {
-    const text = msg.text();
-    if (/Content Security Policy/i.test(text)) problems.push(`[${label}] CSP violation: ${text}`);
-  });
-  page.on('response', (res) => {
-    const u = new URL(res.url());
-    if (res.status() === 404 && u.origin === new URL(BASE).origin && !u.pathname.startsWith('/api/')) problems.push(`[${label}] 404 for UI asset ${u.pathname}`);
-  });
-}
-
-async function waitForCount(locator, n, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs;
-  let c = -1;
-  while (Date.now() < deadline) {
-    c = await locator.count();
-    if (c === n) return;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`expected ${n} elements, still have ${c}`);
-}
-
-const pathIs = (p) => (url) => new URL(url).pathname === p;
 
 async function signUpAndVerify(page, { email, username, password }) {
   await page.goto('/signup');
@@ -186,16 +72,6 @@ async function signUpAndVerify(page, { email, username, password }) {
   await page.goto(verifyUrl.pathname + verifyUrl.search);
   await page.locator('[data-testid="verify-success"], [data-testid="verify-error"]').first().waitFor({ timeout: 30_000 });
   if (await page.getByTestId('verify-error').count()) assert.fail(`verification failed: ${await page.getByTestId('verify-error').innerText()}`);
-}
-
-async function signIn(page, login, password) {
-  await page.goto('/login');
-  await page.getByTestId('login-form').waitFor();
-  await page.getByTestId('login-login').fill(login);
-  await page.getByTestId('login-password').fill(password);
-  await page.getByTestId('login-submit').click();
-  await page.waitForURL(pathIs('/'));
-  await page.getByTestId('user-menu').waitFor();
 }
 
 /**

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::domains::auth::extract::AuthUser;
 use crate::domains::auth::store::{self, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::platform::cursor;
+use crate::platform::cursor::{self, Page};
 use crate::platform::tokens::{hash_token, new_id, new_token};
 
 const PAGE: i64 = 50;
@@ -56,12 +56,6 @@ impl From<store::User> for AdminUser {
     }
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", params(UserQuery),
     responses((status = 200, body = Page<AdminUser>), (status = 403, body = crate::error::Problem)))]
 pub async fn list_users(
@@ -75,41 +69,16 @@ pub async fn list_users(
         None => None,
     };
     let pattern = cursor::like_contains(&query.q.unwrap_or_default());
-    let (after_time, after_id) = position.unwrap_or((i64::MAX, String::new()));
-    let ids: Vec<String> = state
+    let users = state
         .db
-        .query(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id FROM users
-                 WHERE (username LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\')
-                   AND (created_at < ?2 OR (created_at = ?2 AND id < ?3))
-                 ORDER BY created_at DESC, id DESC LIMIT ?4",
-            )?;
-            let after = if after_id.is_empty() {
-                "~".to_string()
-            } else {
-                after_id
-            };
-            let rows =
-                stmt.query_map(params![pattern, after_time, after, PAGE + 1], |r| r.get(0))?;
-            rows.collect::<Result<Vec<String>, _>>()
-        })
+        .query(move |conn| store::search_users(conn, &pattern, position, PAGE + 1))
         .await?;
-    let has_more = ids.len() as i64 > PAGE;
-    let mut items = Vec::new();
-    for id in ids.into_iter().take(PAGE as usize) {
-        let user = state
-            .db
-            .query(move |conn| store::user_by_id(conn, &id))
-            .await?;
-        if let Some(user) = user {
-            items.push(AdminUser::from(user));
-        }
-    }
-    let next_cursor = has_more
-        .then(|| items.last().map(|u| cursor::encode(u.created_at, &u.id)))
-        .flatten();
-    Ok(Json(Page { items, next_cursor }))
+    let items = users.into_iter().map(AdminUser::from).collect();
+    Ok(Json(Page::from_rows(
+        items,
+        PAGE as usize,
+        |u: &AdminUser| (u.created_at, u.id.as_str()),
+    )))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -379,15 +348,6 @@ pub struct OutboxMail {
     pub sent_at: Option<i64>,
 }
 
-/// Cuts a list fetched with one row extra into a page and the cursor of the next.
-fn page_by_id<T>(mut items: Vec<T>, id: impl Fn(&T) -> i64) -> Page<T> {
-    let next_cursor = (items.len() as i64 > PAGE).then(|| {
-        items.truncate(PAGE as usize);
-        cursor::encode(items.last().map(&id).unwrap_or(0), "")
-    });
-    Page { items, next_cursor }
-}
-
 fn id_cursor(query: &CursorQuery) -> ApiResult<i64> {
     match &query.cursor {
         Some(c) => cursor::decode(c).map(|(id, _)| id).ok_or_else(bad_cursor),
@@ -427,7 +387,7 @@ pub async fn list_mail(
             rows.collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    Ok(Json(page_by_id(items, |m| m.id)))
+    Ok(Json(Page::from_rows(items, PAGE as usize, |m| (m.id, ""))))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -514,5 +474,5 @@ pub async fn list_audit(
             rows.collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    Ok(Json(page_by_id(items, |m| m.id)))
+    Ok(Json(Page::from_rows(items, PAGE as usize, |m| (m.id, ""))))
 }

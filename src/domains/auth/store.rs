@@ -104,6 +104,25 @@ pub fn user_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<
     .optional()
 }
 
+/// Users whose username or email matches the `LIKE` pattern, newest first, after the
+/// position `(created_at, id)`.
+pub fn search_users(
+    conn: &Connection,
+    pattern: &str,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> rusqlite::Result<Vec<User>> {
+    let (after_time, after_id) = after.unzip();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users u
+         WHERE (u.username LIKE ?1 ESCAPE '\\' OR u.email LIKE ?1 ESCAPE '\\')
+           AND (?2 IS NULL OR (u.created_at, u.id) < (?2, ?3))
+         ORDER BY u.created_at DESC, u.id DESC LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![pattern, after_time, after_id, limit], user_from_row)?;
+    rows.collect()
+}
+
 pub fn username_taken(conn: &Connection, username: &str) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM users WHERE username = ?1)",
@@ -325,15 +344,16 @@ pub fn rotate_refresh_token(
 }
 
 /// The session a refresh token belongs to, if it is still usable.
+/// The live session a refresh token belongs to, as `(session id, user id)`.
 pub fn session_of_refresh_token(
     conn: &Connection,
     token: &str,
-) -> rusqlite::Result<Option<String>> {
+) -> rusqlite::Result<Option<(String, String)>> {
     conn.query_row(
-        "SELECT r.session_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+        "SELECT s.id, s.user_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
          WHERE r.token_hash = ?1 AND s.revoked_at IS NULL",
         [hash_token(token)],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .optional()
 }

@@ -13,12 +13,11 @@ use tokio_util::io::StreamReader;
 
 use super::store::{self, AddError, Asset, ListQuery, NewAsset};
 use crate::app::AppState;
-use crate::domains::admin::api::Page;
 use crate::domains::auth::extract::{AuthUser, Scope};
 use crate::engines::media::{self, Format, MediaError};
 use crate::error::{ApiError, ApiResult};
 use crate::platform::blobs::{BlobError, StagedBlob};
-use crate::platform::cursor;
+use crate::platform::cursor::{self, Page};
 
 const PAGE: i64 = 60;
 
@@ -338,16 +337,13 @@ pub async fn list(
         after,
         limit: PAGE + 1,
     };
-    let mut items = state
+    let items = state
         .db
         .query(move |conn| store::list(conn, &query))
         .await?;
-    let next_cursor = (items.len() as i64 > PAGE).then(|| {
-        items.truncate(PAGE as usize);
-        let last = items.last().expect("a full page has a last item");
-        cursor::encode(last.created_at, &last.id)
-    });
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::from_rows(items, PAGE as usize, |a: &Asset| {
+        (a.created_at, a.id.as_str())
+    })))
 }
 
 async fn own_asset(state: &AppState, user: &AuthUser, id: String) -> ApiResult<Asset> {

@@ -17,7 +17,7 @@ use crate::domains::auth::store::{self, ClientMeta, Rotation};
 use crate::error::{ApiError, ApiResult};
 use crate::platform::rate_limit::Limit;
 
-const LOGINS_PER_IP: Limit = Limit::new(30, 15 * 60);
+pub const LOGINS_PER_IP: Limit = Limit::new(30, 15 * 60);
 const LOGINS_PER_ACCOUNT: Limit = Limit::new(10, 15 * 60);
 const REFRESHES_PER_IP: Limit = Limit::new(120, 60);
 
@@ -198,14 +198,9 @@ async fn end_session(
     state
         .db
         .write(move |tx| {
-            let Some(session_id) = store::session_of_refresh_token(tx, &token)? else {
+            let Some((session_id, user_id)) = store::session_of_refresh_token(tx, &token)? else {
                 return Ok(());
             };
-            let user_id: String = tx.query_row(
-                "SELECT user_id FROM sessions WHERE id = ?1",
-                [&session_id],
-                |r| r.get(0),
-            )?;
             if all {
                 store::revoke_user_sessions(tx, &user_id, None, "signed out everywhere", now)?;
                 store::log_event(tx, &user_id, "logout_everywhere", &client, now)?;

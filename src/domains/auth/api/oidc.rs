@@ -486,10 +486,7 @@ pub async fn link(
     let (token, pending) = load_pending(&state, &headers).await?;
     state
         .limiter
-        .hit(
-            &format!("login-ip:{ip}"),
-            crate::platform::rate_limit::Limit::new(30, 15 * 60),
-        )
+        .hit(&format!("login-ip:{ip}"), super::login::LOGINS_PER_IP)
         .map_err(|retry_after_seconds| ApiError::TooManyRequests {
             retry_after_seconds,
         })?;
