@@ -42,7 +42,10 @@ def make_stl(path):
 
 
 def wrk_rps(url, seconds):
+    """Requests per second of 200 answers; any error or other status fails the run."""
     out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        sys.exit(f"wrk against {url} saw failures:\n{out}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
@@ -105,10 +108,13 @@ def main():
         db.execute("UPDATE assets SET visibility = 'public' WHERE id = ?", (asset["id"],))
         db.commit()
         db.close()
+        # nginx's workers run as an unprivileged user: the file must be readable to them.
+        os.chmod(work, 0o755)
         www = os.path.join(work, "www")
-        os.makedirs(www)
+        os.makedirs(www, mode=0o755)
         with open(os.path.join(www, asset["sha256"]), "wb") as f:
             f.write(body)
+        os.chmod(os.path.join(www, asset["sha256"]), 0o644)
         nginx_port = free_port()
         conf = os.path.join(work, "nginx.conf")
         with open(conf, "w") as f:
