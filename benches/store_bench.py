@@ -6,6 +6,9 @@
     above its idle RSS (VmHWM).
   * Serving: one 1 MiB public blob fetched by `wrk` from the appliance and from nginx
     serving the same file on the same machine: requests/s ratio.
+  * Deduplication: a second user uploads 4 MiB files, alternately ones nobody has and
+    ones the first user already stored; median upload time ratio (duplicate / new),
+    which should be 1: the time must not tell that someone else had the file.
 
 Usage: python3 benches/store_bench.py   (after `cargo build --release`)
 Needs Debian's wrk, curl and nginx (installed by this script with apt-get when missing).
@@ -16,6 +19,7 @@ import os
 import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +53,31 @@ def wrk_rps(url, seconds):
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
+def stl_bytes(size):
+    """A valid binary STL of about `size` bytes with random facets."""
+    triangles = (size - 84) // 50
+    return b"bench".ljust(80, b" ") + triangles.to_bytes(4, "little") + os.urandom(triangles * 50)
+
+
+def login(port, username):
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request("POST", "/api/v1/auth/login", json.dumps({"login": username, "password": PASSWORD}),
+                 {"content-type": "application/json"})
+    return json.loads(conn.getresponse().read())["access_token"]
+
+
+def upload(conn, token, filename, body):
+    """Uploads raw bytes; returns (asset, seconds)."""
+    started = time.perf_counter()
+    conn.request("POST", f"/api/v1/assets?filename={filename}", body,
+                 {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"})
+    response = conn.getresponse()
+    answer = response.read()
+    seconds = time.perf_counter() - started
+    assert response.status == 201, answer
+    return json.loads(answer)["items"][0], seconds
+
+
 def main():
     if not os.path.exists(BINARY):
         sys.exit("build first: cargo build --release")
@@ -67,9 +96,10 @@ def main():
         subprocess.run(["sha256sum", big], stdout=subprocess.DEVNULL, check=True)
         sha_seconds = time.perf_counter() - started
 
-        subprocess.run([BINARY, "admin", "create-user", "--admin", "--email", "bench@example.org", "--username",
-                        "bench", "--password-stdin"], input=PASSWORD + "\n", text=True, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        for name in ("bench", "second"):
+            subprocess.run([BINARY, "admin", "create-user", "--admin", "--email", f"{name}@example.org",
+                            "--username", name, "--password-stdin"], input=PASSWORD + "\n", text=True, env=env,
+                           check=True, stdout=subprocess.DEVNULL)
         server = subprocess.Popen([BINARY, "serve", "--listen", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL)
         for _ in range(500):
             try:
@@ -79,10 +109,7 @@ def main():
                     break
             except OSError:
                 time.sleep(0.01)
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        conn.request("POST", "/api/v1/auth/login", json.dumps({"login": "bench", "password": PASSWORD}),
-                     {"content-type": "application/json"})
-        token = json.loads(conn.getresponse().read())["access_token"]
+        token = login(port, "bench")
         time.sleep(2)
         idle_rss = status_kib(server.pid, "VmRSS")
 
@@ -96,14 +123,24 @@ def main():
         peak_rss = status_kib(server.pid, "VmHWM")
         os.remove(big)
 
+        # Deduplication: new and already-stored files take turns, so load and order
+        # fall on both alike.
+        first = http.client.HTTPConnection("127.0.0.1", port)
+        second = http.client.HTTPConnection("127.0.0.1", port)
+        second_token = login(port, "second")
+        new_times, duplicate_times = [], []
+        for i in range(int(os.environ.get("DEDUPE_ROUNDS", "15"))):
+            stored = stl_bytes(4 * 1024 * 1024)
+            upload(first, token, f"seed{i}.stl", stored)
+            fresh = stl_bytes(4 * 1024 * 1024)
+            pair = [("new", fresh), ("duplicate", stored)]
+            for kind, body in pair if i % 2 else reversed(pair):
+                _, seconds = upload(second, second_token, f"{kind}{i}.stl", body)
+                (new_times if kind == "new" else duplicate_times).append(seconds)
+
         # Serving: a 1 MiB public file, from the appliance and from nginx.
-        one_mib = os.urandom(1024 * 1024)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"}
-        stl = b"x".ljust(80, b" ") + ((len(one_mib) - 84) // 50).to_bytes(4, "little")
-        body = stl + one_mib[84:84 + ((len(one_mib) - 84) // 50) * 50]
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        conn.request("POST", "/api/v1/assets?filename=mib.stl", body, headers)
-        asset = json.loads(conn.getresponse().read())["items"][0]
+        body = stl_bytes(1024 * 1024)
+        asset, _ = upload(first, token, "mib.stl", body)
         db = sqlite3.connect(os.path.join(data, "stratamake.db"))
         db.execute("UPDATE assets SET visibility = 'public' WHERE id = ?", (asset["id"],))
         db.commit()
@@ -144,6 +181,10 @@ http {{ access_log off; sendfile on; tcp_nopush on;
     print(f"1 MiB public blob: appliance  {app_rps:7.0f} req/s")
     print(f"1 MiB public blob: nginx      {nginx_rps:7.0f} req/s")
     print(f"serving ratio (appliance / nginx) {app_rps / nginx_rps:5.2f}    (target >= 0.5)")
+    new_median, duplicate_median = statistics.median(new_times), statistics.median(duplicate_times)
+    print(f"4 MiB upload, new file        {new_median * 1000:7.1f} ms (median of {len(new_times)})")
+    print(f"4 MiB upload, already stored  {duplicate_median * 1000:7.1f} ms (median of {len(duplicate_times)})")
+    print(f"dedupe timing ratio (duplicate / new) {duplicate_median / new_median:5.2f} (target: 1)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,15 @@ pub struct Cli {
     /// Log format: text or json.
     #[arg(long, global = true, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Run as if this many seconds had passed (tests of expiry and grace periods).
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        value_name = "SECONDS",
+        allow_hyphen_values = true
+    )]
+    pub clock_offset: Option<i64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -109,6 +118,7 @@ impl Cli {
             data_dir: self.data_dir.clone(),
             public_url,
             log_format: self.log_format.clone(),
+            clock_offset_seconds: self.clock_offset,
         }
     }
 }

@@ -40,6 +40,10 @@ pub struct Config {
     pub smtp: SmtpConfig,
     /// OpenID Connect providers users may sign in with.
     pub oidc: Vec<OidcProviderConfig>,
+    /// Seconds the application clock runs ahead of the system clock; only from the
+    /// hidden `--clock-offset` flag, never from a file or the environment.
+    #[serde(skip)]
+    pub clock_offset_seconds: i64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -137,6 +141,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             smtp: SmtpConfig::default(),
             oidc: Vec::new(),
+            clock_offset_seconds: 0,
         }
     }
 }
@@ -174,6 +179,7 @@ pub struct FlagOverrides {
     pub data_dir: Option<PathBuf>,
     pub public_url: Option<String>,
     pub log_format: Option<String>,
+    pub clock_offset_seconds: Option<i64>,
 }
 
 impl Config {
@@ -227,7 +233,7 @@ impl Config {
                 table.insert(key.into(), Value::String(value));
             }
         }
-        let config: Config = serde_path_to_error::deserialize(Value::Table(table))
+        let mut config: Config = serde_path_to_error::deserialize(Value::Table(table))
             .map_err(|e| {
                 anyhow::anyhow!(
                     "invalid configuration: `{}`: {}",
@@ -236,6 +242,7 @@ impl Config {
                 )
             })
             .map_err(|e| describe_key_error(e, env))?;
+        config.clock_offset_seconds = flags.clock_offset_seconds.unwrap_or(0);
         config.validate()?;
         Ok(config)
     }

@@ -51,7 +51,7 @@ struct ApiDoc;
 
 /// Opens everything the server needs.
 pub async fn open_state(config: Config) -> anyhow::Result<AppState> {
-    let clock = Clock;
+    let clock = Clock::with_offset(config.clock_offset_seconds);
     let data_dir = DataDir::open(config.data_dir())?;
     let now = clock.now();
     let migrations = migrations::embedded()?;

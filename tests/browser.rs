@@ -16,6 +16,7 @@ async fn browser_end_to_end() {
         "playwright-core is not installed: run `scripts/setup.sh test` (part of `make test`)"
     );
     let server = Server::start().await;
+    server.admin().await;
     let screenshots = std::env::var("SCREENSHOT_DIR").ok();
     let mut command = Command::new("node");
     command
@@ -23,7 +24,9 @@ async fn browser_end_to_end() {
         .args(["--test", "--test-reporter=spec"])
         .arg("tests/browser/")
         .env("STRATAMAKE_URL", &server.url)
-        .env("MAIL_DIR", &server.smtp.dir);
+        .env("MAIL_DIR", &server.smtp.dir)
+        .env("ADMIN_LOGIN", "boss")
+        .env("ADMIN_PASSWORD", support::PASSWORD);
     if let Some(dir) = screenshots {
         command.env("SCREENSHOT_DIR", dir);
     }

@@ -430,7 +430,24 @@ async fn quota_holds_even_for_concurrent_uploads() {
         .count();
     assert_eq!((created, refused), (2, 2));
     let storage = ann.json("/api/v1/me/storage").await;
-    assert!(storage["used_bytes"].as_i64().unwrap() <= storage["quota_bytes"].as_i64().unwrap());
+    assert_eq!(storage["used_bytes"], json!(size * 3));
+    assert_eq!(storage["quota_is_custom"], json!(true));
+
+    // The admin's user list shows the use; clearing the override restores the default.
+    let listed = admin.json("/api/v1/admin/users?q=ann").await;
+    assert_eq!(listed["items"][0]["storage"]["used_bytes"], json!(size * 3));
+    assert_eq!(listed["items"][0]["storage"]["asset_count"], json!(3));
+    let reset: Value = admin
+        .put(
+            &format!("/api/v1/admin/users/{id}/quota"),
+            json!({"quota_bytes": null}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reset["quota_is_custom"], json!(false));
+    assert_eq!(reset["quota_bytes"], json!(10i64 * 1024 * 1024 * 1024));
 }
 
 #[tokio::test]
@@ -481,10 +498,13 @@ async fn gc_waits_for_the_grace_period_and_fsck_finds_corruption() {
     let gc = server.command().args(["blobs", "gc"]).output().unwrap();
     assert!(gc.status.success());
     assert!(second_path.exists(), "kept within the grace period");
-    // Move the deletion a day and a second into the past: the original and its WebP
-    // thumbnail (a 16 px image's two thumbnails are the same file) go.
-    server.db().execute("UPDATE blobs SET unreferenced_since = unreferenced_since - 86401 WHERE unreferenced_since IS NOT NULL", []).unwrap();
-    let gc = server.command().args(["blobs", "gc"]).output().unwrap();
+    // A day and a minute later the original and its WebP thumbnail (a 16 px image's
+    // two thumbnails are the same file) go.
+    let gc = server
+        .command()
+        .args(["blobs", "gc", "--clock-offset", "86460"])
+        .output()
+        .unwrap();
     assert!(
         String::from_utf8_lossy(&gc.stdout).starts_with("2 unreferenced"),
         "{}",

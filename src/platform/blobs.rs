@@ -8,6 +8,9 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::mpsc::{Sender, channel};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -55,6 +58,40 @@ fn valid_hash(hash: &str) -> bool {
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// How long a duplicate upload's temp file waits before it is deleted: freeing its disk
+/// blocks goes into the next filesystem journal commit, which must not be the one the
+/// upload's own database commit waits for.
+const DISCARD_DELAY: Duration = Duration::from_secs(2);
+
+/// Deletes files `DISCARD_DELAY` after they are handed over, on one background thread (at
+/// once if it cannot run). A crash before then leaves temp files the next start removes.
+fn discard_later(path: PathBuf) {
+    /// Paths with the time they may go; `None` when the thread could not start.
+    type DiscardQueue = Option<Sender<(Instant, PathBuf)>>;
+    static QUEUE: OnceLock<DiscardQueue> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (sender, receiver) = channel::<(Instant, PathBuf)>();
+        std::thread::Builder::new()
+            .name("blob-discard".into())
+            .spawn(move || {
+                for (due, path) in receiver {
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    let _ = std::fs::remove_file(path);
+                }
+            })
+            .ok()
+            .map(|_| sender)
+    });
+    let sent = queue.as_ref().is_some_and(|sender| {
+        sender
+            .send((Instant::now() + DISCARD_DELAY, path.clone()))
+            .is_ok()
+    });
+    if !sent {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 impl BlobStore {
@@ -149,16 +186,23 @@ impl BlobStore {
         })
     }
 
-    /// Moves a staged file into the store under its hash (dropping it when the same
-    /// bytes are already stored) and makes the rename durable.
+    /// Moves a staged file into the store under its hash (replacing the identical file
+    /// when the bytes are already stored) and makes the rename durable.
     pub fn commit(&self, staged: StagedBlob) -> Result<String, BlobError> {
         let target = self
             .path(&staged.sha256)
             .expect("a SHA-256 is a valid hash");
         let dir = target.parent().expect("blob paths have a folder");
         std::fs::create_dir_all(dir)?;
+        // The time an upload takes must not tell whether someone else had the file, so
+        // both cases do the same work: one rename and one folder sync. Freeing a
+        // duplicate's disk blocks costs journal work a new file does not need, so that
+        // happens later, off the request path.
         if target.is_file() {
-            std::fs::remove_file(&staged.path)?;
+            let aside = staged.path.with_extension("duplicate");
+            std::fs::rename(&staged.path, &aside)?;
+            sync_dir(dir)?;
+            discard_later(aside);
         } else {
             std::fs::rename(&staged.path, &target)?;
             sync_dir(dir)?;
@@ -239,6 +283,13 @@ mod tests {
         );
         assert_eq!(store.commit(b).unwrap(), hash);
         assert_eq!(store.list().unwrap(), vec![hash.clone()]);
+        // The duplicate's temp file is deleted in the background, a little later.
+        for _ in 0..1000 {
+            if std::fs::read_dir(store.tmp()).unwrap().count() == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert!(store.verify(&hash).unwrap());
         assert!(matches!(
             store.stage(&[0u8; 10][..], 5).await,

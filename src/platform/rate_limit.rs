@@ -68,7 +68,7 @@ mod tests {
 
     #[test]
     fn blocks_after_max_and_reopens_after_window() {
-        let clock = Clock;
+        let clock = Clock::default();
         let limiter = RateLimiter::new(clock);
         let limit = Limit::new(2, 60);
         assert!(limiter.hit("k", limit).is_ok());

@@ -8,6 +8,9 @@
 //   CHROMIUM         Chromium binary (default /usr/bin/chromium)
 //   SCREENSHOT_DIR   if set, a PNG of every visited page is saved there (prefixed "library-")
 //
+//   ADMIN_LOGIN, ADMIN_PASSWORD  an administrator's sign-in; when set, the test ends with the
+//                    admin setting the user's storage quota on /admin/users
+//
 // Flow: sign up through the UI (waits for the proof of work if required) -> verify the
 // email from the mail -> sign in -> /library (empty) -> drop TWO files at once on the drop
 // zone (a real `drop` event whose DataTransfer holds a PNG and a JPEG drawn on a canvas in
@@ -41,12 +44,14 @@
 //              asset-delete, asset-meta (<dl>), asset-meta-{type,dimensions,triangles,size,
 //              created,filename,source,sha}, asset-copy-sha, asset-params (generation parameters),
 //              asset-not-found
+// Admin        admin-user-storage (storage cell of a user row), admin-user-quota (its edit button),
+//              quota-dialog, quota-default (use the instance default), quota-gb, quota-save
 // Shared       confirm-ok / confirm-cancel (confirmation dialog), toast
 // ---------------------------------------------------------------------------
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, MAIL_DIR, CHROMIUM, LAUNCH_ARGS, waitForMail, screenshotter, watch, waitForCount, pathIs, signIn } from './support.mjs';
+import { BASE, MAIL_DIR, ADMIN_LOGIN, ADMIN_PASSWORD, CHROMIUM, LAUNCH_ARGS, waitForMail, screenshotter, watch, waitForCount, pathIs, signIn } from './support.mjs';
 
 const shot = screenshotter('library-'); // library-NN-name.png
 
@@ -277,6 +282,32 @@ test(
       assert.equal(await target.count(), 0, 'the deleted asset stays gone');
       const gone = await page.evaluate(async (assetId) => (await fetch(`/api/v1/assets/${encodeURIComponent(assetId)}`, { credentials: 'same-origin' })).status, id);
       assert.equal(gone, 404, 'GET of a deleted asset answers 404');
+
+      // 8. An admin sees the user's storage and gives them a custom quota -----------------------
+      if (ADMIN_LOGIN) {
+        const adminCtx = await browser.newContext({ baseURL: BASE, viewport: { width: 1280, height: 900 } });
+        adminCtx.setDefaultTimeout(20_000);
+        const admin = await adminCtx.newPage();
+        watch(admin, 'admin', problems);
+        await signIn(admin, ADMIN_LOGIN, ADMIN_PASSWORD);
+        await admin.goto(`/admin/users?q=${encodeURIComponent(username)}`);
+        const row = admin.locator(`[data-testid="admin-user-row"][data-username=${JSON.stringify(username)}]`);
+        await row.getByTestId('admin-user-storage').filter({ hasText: /of 10 GB/ }).waitFor();
+        await row.getByTestId('admin-user-quota').click();
+        const dialog = admin.getByTestId('quota-dialog');
+        await dialog.waitFor();
+        await dialog.getByTestId('quota-default').uncheck();
+        await dialog.getByTestId('quota-gb').fill('2');
+        await shot(admin, 'admin-quota-dialog');
+        const saved = admin.waitForResponse((r) => r.url().endsWith('/quota') && r.request().method() === 'PUT');
+        await dialog.getByTestId('quota-save').click();
+        assert.equal((await saved).status(), 200, 'PUT quota answers 200');
+        await row.getByTestId('admin-user-storage').filter({ hasText: /of 2 GB\s*Custom/ }).waitFor();
+        await shot(admin, 'admin-users-storage');
+        await adminCtx.close();
+        await page.reload();
+        await page.locator('[data-testid="storage-meter"]', { hasText: /of 2 GB/ }).waitFor();
+      }
 
       assert.deepEqual(problems, [], 'the UI reported errors');
     } catch (err) {

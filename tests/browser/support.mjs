@@ -12,6 +12,8 @@ import path from 'node:path';
 
 export const BASE = process.env.STRATAMAKE_URL ? process.env.STRATAMAKE_URL.replace(/\/+$/, '') : '';
 export const MAIL_DIR = process.env.MAIL_DIR || '';
+export const ADMIN_LOGIN = process.env.ADMIN_LOGIN || '';
+export const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD || '';
 export const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

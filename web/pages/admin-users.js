@@ -1,7 +1,8 @@
-// /admin/users — search users, change role, enable/disable accounts.
+// /admin/users — search users, change role, enable/disable accounts, see storage use
+// and set a per-user storage quota.
 
-import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, pagedTable, avatar } from '../ui.js';
-import { get, patch, qs } from '../api.js';
+import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, pagedTable, avatar, formatBytes, errorMessage } from '../ui.js';
+import { get, patch, put, qs } from '../api.js';
 import { state } from '../state.js';
 import { replaceQuietly } from '../router.js';
 import { adminTabs } from './nav-tabs.js';
@@ -100,6 +101,86 @@ export default {
       return h('div', { class: 'switch-wrap' }, box, label);
     }
 
+    function storageSummary(st) {
+      const used = Number(st.used_bytes) || 0;
+      const quota = Number(st.quota_bytes) || 0;
+      const ratio = quota > 0 ? Math.min(1, used / quota) : 1;
+      return [
+        h('span', { class: 'storage-cell-text' }, `${formatBytes(used)} of ${formatBytes(quota)}`, st.quota_is_custom ? badge('Custom', 'accent', { title: 'Quota set for this user' }) : null),
+        h('progress', { class: `meter-bar${ratio >= 0.9 ? ' is-over' : ''}`, max: '1', value: String(ratio), 'aria-label': `Storage used by this user: ${Math.round(ratio * 100)}%` }),
+      ];
+    }
+
+    function storageCell(u) {
+      const summary = h('div', { class: 'storage-cell-lines' }, ...storageSummary(u.storage));
+      const edit = h('button', { type: 'button', class: 'icon-btn icon-btn-sm', testid: 'admin-user-quota', 'aria-label': `Storage quota for ${u.username}`, title: 'Set storage quota' }, icon('pencil'));
+      edit.addEventListener('click', async () => {
+        const storage = await quotaDialog(u);
+        if (!storage) return;
+        u.storage = storage;
+        summary.replaceChildren(...storageSummary(storage));
+        toast(storage.quota_is_custom ? `${u.username} may now store ${formatBytes(storage.quota_bytes)}` : `${u.username} is back on the default quota`, 'success');
+      });
+      return h('div', { class: 'storage-cell', testid: 'admin-user-storage' }, summary, edit);
+    }
+
+    /** Dialog to set a user's quota in GB or return to the default; resolves to the new storage or null. */
+    function quotaDialog(u) {
+      return new Promise((resolve) => {
+        const GB = 1024 ** 3;
+        const st = u.storage;
+        const amount = h('input', { type: 'number', id: 'quota-gb', name: 'quota_gb', class: 'input', min: '0', step: '0.1', required: true, testid: 'quota-gb', value: String(Math.round((st.quota_bytes / GB) * 10) / 10), disabled: !st.quota_is_custom });
+        const useDefault = h('input', { type: 'checkbox', id: 'quota-default', class: 'check', testid: 'quota-default', checked: !st.quota_is_custom });
+        useDefault.addEventListener('change', () => {
+          amount.disabled = useDefault.checked;
+          if (!useDefault.checked) amount.focus();
+        });
+        const alert = h('p', { class: 'field-error', role: 'alert', hidden: true });
+        const save = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'quota-save' }, 'Save quota');
+        const cancel = h('button', { type: 'button', class: 'btn btn-secondary' }, 'Cancel');
+        const form = h(
+          'form',
+          { class: 'dialog-body' },
+          h('h2', { id: 'quota-title' }, `Storage for ${u.username}`),
+          h('p', { class: 'muted' }, `Uses ${formatBytes(st.used_bytes)} in ${st.asset_count} ${st.asset_count === 1 ? 'file' : 'files'}. Uploads that would go over the quota are refused; nothing already stored is removed.`),
+          h('div', { class: 'field field-check' }, h('div', { class: 'check-row' }, useDefault, h('label', { for: 'quota-default' }, 'Use the instance default'))),
+          h('div', { class: 'field' }, h('label', { for: 'quota-gb', class: 'label' }, 'Quota in GB'), amount, alert),
+          h('div', { class: 'dialog-actions' }, cancel, save),
+        );
+        const dlg = h('dialog', { class: 'dialog', 'aria-labelledby': 'quota-title', testid: 'quota-dialog' }, form);
+        const opener = document.activeElement;
+        let result = null;
+        cancel.addEventListener('click', () => dlg.close());
+        form.addEventListener('submit', async (ev) => {
+          ev.preventDefault();
+          const gb = Number(amount.value);
+          if (!useDefault.checked && !(gb >= 0)) {
+            alert.textContent = 'Enter a number of GB, 0 or more.';
+            alert.hidden = false;
+            return;
+          }
+          save.disabled = true;
+          try {
+            result = await put(`/admin/users/${encodeURIComponent(u.id)}/quota`, { quota_bytes: useDefault.checked ? null : Math.round(gb * GB) });
+            dlg.close();
+          } catch (err) {
+            alert.textContent = errorMessage(err, 'Could not set the quota');
+            alert.hidden = false;
+          } finally {
+            save.disabled = false;
+          }
+        });
+        dlg.addEventListener('close', () => {
+          resolve(result);
+          dlg.remove();
+          if (opener && opener.isConnected) opener.focus();
+        });
+        document.body.appendChild(dlg);
+        dlg.showModal();
+        (useDefault.checked ? useDefault : amount).focus();
+      });
+    }
+
     const table = () =>
       pagedTable({
         label: 'Users',
@@ -114,6 +195,7 @@ export default {
           { label: 'Role', cell: roleCell },
           { label: 'Status', cell: statusCell },
           { label: 'Access', cell: disabledCell },
+          { label: 'Storage', cell: storageCell, cls: 'cell-storage' },
           { label: 'Joined', cls: 'nowrap', cell: (u) => timeEl(u.created_at) },
           { label: 'Last sign-in', cls: 'nowrap', cell: (u) => timeEl(u.last_login_at, 'Never') },
         ],

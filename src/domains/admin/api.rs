@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use super::audit;
@@ -12,6 +12,7 @@ use super::settings::{self, InstanceSettings};
 use crate::app::AppState;
 use crate::domains::auth::extract::AuthUser;
 use crate::domains::auth::store::{self, Role};
+use crate::domains::library;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::cursor::{self, Page};
 use crate::platform::tokens::{hash_token, new_id, new_token};
@@ -39,11 +40,14 @@ pub struct AdminUser {
     pub disabled: bool,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+    pub storage: library::store::Storage,
 }
 
-impl From<store::User> for AdminUser {
-    fn from(u: store::User) -> Self {
-        AdminUser {
+impl AdminUser {
+    /// The admin's view of an account, with its storage use (read on `conn`).
+    fn read(conn: &Connection, u: store::User, default_quota: u64) -> rusqlite::Result<Self> {
+        Ok(AdminUser {
+            storage: library::store::storage(conn, &u.id, default_quota)?,
             email_verified: u.email_verified_at.is_some(),
             disabled: u.disabled_at.is_some(),
             id: u.id,
@@ -52,7 +56,7 @@ impl From<store::User> for AdminUser {
             role: u.role,
             created_at: u.created_at,
             last_login_at: u.last_login_at,
-        }
+        })
     }
 }
 
@@ -69,11 +73,16 @@ pub async fn list_users(
         None => None,
     };
     let pattern = cursor::like_contains(&query.q.unwrap_or_default());
-    let users = state
+    let default_quota = state.config.storage.default_quota_bytes;
+    let items = state
         .db
-        .query(move |conn| store::search_users(conn, &pattern, position, PAGE + 1))
+        .query(move |conn| {
+            store::search_users(conn, &pattern, position, PAGE + 1)?
+                .into_iter()
+                .map(|u| AdminUser::read(conn, u, default_quota))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
         .await?;
-    let items = users.into_iter().map(AdminUser::from).collect();
     Ok(Json(Page::from_rows(
         items,
         PAGE as usize,
@@ -115,6 +124,7 @@ pub async fn patch_user(
     }
     let now = state.now();
     let actor = admin.user_id.clone();
+    let default_quota = state.config.storage.default_quota_bytes;
     let user = state
         .db
         .write(move |tx| {
@@ -150,10 +160,11 @@ pub async fn patch_user(
                 }
                 _ => {}
             }
-            store::user_by_id(tx, &id)?.ok_or(ApiError::NotFound)
+            let user = store::user_by_id(tx, &id)?.ok_or(ApiError::NotFound)?;
+            Ok::<_, ApiError>(AdminUser::read(tx, user, default_quota)?)
         })
         .await?;
-    Ok(Json(AdminUser::from(user)))
+    Ok(Json(user))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/settings", tag = "admin", responses((status = 200, body = InstanceSettings)))]

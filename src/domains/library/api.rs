@@ -476,30 +476,19 @@ pub async fn delete_many(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Storage {
-    pub used_bytes: i64,
-    pub quota_bytes: i64,
-    pub asset_count: i64,
-}
-
-#[utoipa::path(get, path = "/api/v1/me/storage", tag = "library", responses((status = 200, body = Storage)))]
-pub async fn storage(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Storage>> {
+#[utoipa::path(get, path = "/api/v1/me/storage", tag = "library", responses((status = 200, body = store::Storage)))]
+pub async fn storage(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<store::Storage>> {
     user.require_scope(Scope::Read)?;
     let default = state.config.storage.default_quota_bytes;
     let id = user.user_id.clone();
-    let (used_bytes, asset_count, quota_bytes) = state
+    let storage = state
         .db
-        .query(move |conn| {
-            let (used, count) = store::usage(conn, &id)?;
-            Ok((used, count, store::quota(conn, &id, default)?))
-        })
+        .query(move |conn| store::storage(conn, &id, default))
         .await?;
-    Ok(Json(Storage {
-        used_bytes,
-        quota_bytes,
-        asset_count,
-    }))
+    Ok(Json(storage))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -510,13 +499,13 @@ pub struct QuotaOverride {
 
 #[utoipa::path(put, path = "/api/v1/admin/users/{id}/quota", tag = "admin", request_body = QuotaOverride,
     params(("id" = String, Path, description = "User id")),
-    responses((status = 200, body = Storage), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = store::Storage), (status = 404, body = crate::error::Problem)))]
 pub async fn set_quota(
     State(state): State<AppState>,
     admin: AuthUser,
     Path(id): Path<String>,
     Json(request): Json<QuotaOverride>,
-) -> ApiResult<Json<Storage>> {
+) -> ApiResult<Json<store::Storage>> {
     admin.require_admin()?;
     if request.quota_bytes.is_some_and(|q| q < 0) {
         return Err(ApiError::field(
@@ -551,13 +540,7 @@ pub async fn set_quota(
                 &detail,
                 now,
             )?;
-            let (used_bytes, asset_count) = store::usage(tx, &user_id)?;
-            let quota_bytes = store::quota(tx, &user_id, default)?;
-            Ok::<_, ApiError>(Storage {
-                used_bytes,
-                quota_bytes,
-                asset_count,
-            })
+            Ok::<_, ApiError>(store::storage(tx, &user_id, default)?)
         })
         .await?;
     Ok(Json(storage))

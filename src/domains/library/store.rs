@@ -139,15 +139,38 @@ pub fn usage(conn: &Connection, user_id: &str) -> rusqlite::Result<(i64, i64)> {
     )
 }
 
+/// A user's storage use against their quota.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Storage {
+    pub used_bytes: i64,
+    pub quota_bytes: i64,
+    pub asset_count: i64,
+    /// Whether an admin set this user's quota (otherwise it is the instance default).
+    pub quota_is_custom: bool,
+}
+
+pub fn storage(conn: &Connection, user_id: &str, default: u64) -> rusqlite::Result<Storage> {
+    let (used_bytes, asset_count) = usage(conn, user_id)?;
+    let custom = custom_quota(conn, user_id)?;
+    Ok(Storage {
+        used_bytes,
+        asset_count,
+        quota_bytes: custom.unwrap_or(default as i64),
+        quota_is_custom: custom.is_some(),
+    })
+}
+
+fn custom_quota(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT quota_bytes FROM storage_quotas WHERE user_id = ?1",
+        [user_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 pub fn quota(conn: &Connection, user_id: &str, default: u64) -> rusqlite::Result<i64> {
-    let custom: Option<i64> = conn
-        .query_row(
-            "SELECT quota_bytes FROM storage_quotas WHERE user_id = ?1",
-            [user_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(custom.unwrap_or(default as i64))
+    Ok(custom_quota(conn, user_id)?.unwrap_or(default as i64))
 }
 
 /// A new asset and the staged files it consists of.
