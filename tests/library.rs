@@ -115,6 +115,25 @@ async fn same_bytes_are_stored_once_and_private_files_stay_private() {
     // Original, 256 px and 1024 px thumbnails: three files for both users together.
     assert_eq!(files_under(&server.data_dir().join("blobs/sha256")), 3);
 
+    // Concurrent uploads of one new file by both: every one succeeds, one copy is kept.
+    let fresh = png(300, 200, 8);
+    let racing = (0..6).map(|i| {
+        upload(
+            if i % 2 == 0 { &ann } else { &bob },
+            "race.png",
+            fresh.clone(),
+        )
+    });
+    let answers = futures_util::future::join_all(racing).await;
+    assert!(answers.iter().all(|r| r.status() == StatusCode::CREATED));
+    assert_eq!(files_under(&server.data_dir().join("blobs/sha256")), 6);
+    let fsck = server.command().args(["blobs", "fsck"]).output().unwrap();
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stdout)
+    );
+
     let url = a["url"].as_str().unwrap().to_string();
     let own = ann.get(&url).await;
     assert_eq!(own.status(), StatusCode::OK);
@@ -448,6 +467,35 @@ async fn quota_holds_even_for_concurrent_uploads() {
         .unwrap();
     assert_eq!(reset["quota_is_custom"], json!(false));
     assert_eq!(reset["quota_bytes"], json!(10i64 * 1024 * 1024 * 1024));
+
+    // The admin's default replaces the config's for everyone without their own quota.
+    let settings = admin.json("/api/v1/admin/settings").await;
+    assert_eq!(
+        settings["default_quota_bytes"],
+        json!(10i64 * 1024 * 1024 * 1024)
+    );
+    let mut changed = settings.clone();
+    changed["default_quota_bytes"] = json!(size * 3);
+    assert_eq!(
+        admin.put("/api/v1/admin/settings", changed).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        ann.json("/api/v1/me/storage").await["quota_bytes"],
+        json!(size * 3)
+    );
+    problem(
+        upload(&ann, "over.png", png(64, 64, 4)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    let mut negative = settings;
+    negative["default_quota_bytes"] = json!(-1);
+    problem(
+        admin.put("/api/v1/admin/settings", negative).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 }
 
 #[tokio::test]

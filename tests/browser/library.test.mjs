@@ -45,7 +45,8 @@
 //              created,filename,source,sha}, asset-copy-sha, asset-params (generation parameters),
 //              asset-not-found
 // Admin        admin-user-storage (storage cell of a user row), admin-user-quota (its edit button),
-//              quota-dialog, quota-default (use the instance default), quota-gb, quota-save
+//              quota-dialog, quota-default (use the instance default), quota-gb, quota-save,
+//              admin-default-quota (instance default in GB on /admin/settings)
 // Shared       confirm-ok / confirm-cancel (confirmation dialog), toast
 // ---------------------------------------------------------------------------
 
@@ -304,6 +305,9 @@ test(
         assert.equal((await saved).status(), 200, 'PUT quota answers 200');
         await row.getByTestId('admin-user-storage').filter({ hasText: /of 2 GB\s*Custom/ }).waitFor();
         await shot(admin, 'admin-users-storage');
+        await admin.goto('/admin/settings');
+        assert.equal(await admin.getByTestId('admin-default-quota').inputValue(), '10', 'the default quota is shown in GB');
+        await shot(admin, 'admin-settings');
         await adminCtx.close();
         await page.reload();
         await page.locator('[data-testid="storage-meter"]', { hasText: /of 2 GB/ }).waitFor();

@@ -1,6 +1,6 @@
-// /admin/settings — signup mode and proof-of-work toggle.
+// /admin/settings — signup mode, proof-of-work toggle and the default storage quota.
 
-import { h, icon, pageHeader, card, checkbox, formAlert, onSubmit, toast, spinner, errorBox } from '../ui.js';
+import { h, icon, pageHeader, card, checkbox, field, formAlert, onSubmit, toast, spinner, errorBox } from '../ui.js';
 import { get, put } from '../api.js';
 import { state } from '../state.js';
 import { adminTabs } from './nav-tabs.js';
@@ -11,12 +11,14 @@ const MODES = [
   ['closed', 'Closed', 'No new accounts. Existing users can still sign in.', 'lock'],
 ];
 
+const GB = 1024 ** 3;
+
 export default {
   title: 'Instance settings',
   access: 'admin',
   async render(main, { signal }) {
     const body = h('div', {}, h('div', { class: 'loading-block' }, spinner('Loading settings'), h('p', {}, 'Loading settings\u2026')));
-    main.replaceChildren(h('div', { class: 'page' }, pageHeader('Administration', 'How people join this instance.'), adminTabs('/admin/settings'), card({ title: 'Signups' }, body)));
+    main.replaceChildren(h('div', { class: 'page' }, pageHeader('Administration', 'How people join this instance and what they may store.'), adminTabs('/admin/settings'), card({ title: 'Signups and storage' }, body)));
 
     async function load() {
       let s;
@@ -58,6 +60,16 @@ export default {
           testid: 'admin-pow-required',
           hint: 'The signup form solves a small puzzle in the visitor\u2019s browser (a second or two). It slows down bots without any third-party captcha.',
         }),
+        field({
+          name: 'default_quota_gb',
+          label: 'Default storage per user (GB)',
+          type: 'number',
+          required: true,
+          testid: 'admin-default-quota',
+          value: String(Math.round((Number(s.default_quota_bytes) / GB) * 10) / 10),
+          attrs: { min: '0', step: '0.1', inputmode: 'decimal' },
+          hint: 'What each account may keep in its library. A user\u2019s own quota (set on the Users page) takes precedence. Lowering it removes nothing; uploads over it are refused.',
+        }),
         h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', testid: 'admin-settings-save' }, 'Save settings')),
       );
       onSubmit(
@@ -66,6 +78,7 @@ export default {
           const next = {
             signup_mode: form.querySelector('input[name="signup_mode"]:checked').value,
             pow_required: form.elements.pow_required.checked,
+            default_quota_bytes: Math.round(Number(form.elements.default_quota_gb.value) * GB),
           };
           const saved = await put('/admin/settings', next, { signal });
           const applied = saved && typeof saved === 'object' && saved.signup_mode ? saved : next;

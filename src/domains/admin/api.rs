@@ -173,7 +173,17 @@ pub async fn get_settings(
     admin: AuthUser,
 ) -> ApiResult<Json<InstanceSettings>> {
     admin.require_admin()?;
-    Ok(Json(state.db.query(settings::get).await?))
+    let config_default = state.config.storage.default_quota_bytes;
+    let settings = state
+        .db
+        .query(move |conn| {
+            let mut settings = settings::get(conn)?;
+            settings.default_quota_bytes =
+                Some(library::store::default_quota(conn, config_default)? as u64);
+            Ok(settings)
+        })
+        .await?;
+    Ok(Json(settings))
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/settings", tag = "admin", request_body = InstanceSettings,
@@ -184,6 +194,12 @@ pub async fn put_settings(
     Json(new): Json<InstanceSettings>,
 ) -> ApiResult<Json<InstanceSettings>> {
     admin.require_admin()?;
+    if new.default_quota_bytes.is_some_and(|b| b > i64::MAX as u64) {
+        return Err(ApiError::field(
+            "default_quota_bytes",
+            "Use a number of bytes up to 9,223,372,036,854,775,807.",
+        ));
+    }
     let now = state.now();
     let saved = new.clone();
     state
@@ -191,9 +207,15 @@ pub async fn put_settings(
         .write(move |tx| {
             let old = settings::get(tx)?;
             settings::put(tx, &new)?;
+            let quota = |q: Option<u64>| q.map_or("config".to_string(), |b| format!("{b} bytes"));
             let detail = format!(
-                "signup {:?} -> {:?}, proof of work {} -> {}",
-                old.signup_mode, new.signup_mode, old.pow_required, new.pow_required
+                "signup {:?} -> {:?}, proof of work {} -> {}, default quota {} -> {}",
+                old.signup_mode,
+                new.signup_mode,
+                old.pow_required,
+                new.pow_required,
+                quota(old.default_quota_bytes),
+                quota(new.default_quota_bytes)
             );
             audit::record(
                 tx,

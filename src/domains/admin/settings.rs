@@ -1,5 +1,5 @@
 //! Instance settings the admin changes at run time (kept in the `settings` table):
-//! signup mode and whether signup needs the proof of work.
+//! signup mode, whether signup needs the proof of work, and the default storage quota.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,10 @@ pub enum SignupMode {
 pub struct InstanceSettings {
     pub signup_mode: SignupMode,
     pub pow_required: bool,
+    /// Bytes each user may store unless an admin set their own quota; when absent, the
+    /// config's `storage.default_quota_bytes`.
+    #[serde(default)]
+    pub default_quota_bytes: Option<u64>,
 }
 
 impl Default for InstanceSettings {
@@ -23,6 +27,7 @@ impl Default for InstanceSettings {
         Self {
             signup_mode: SignupMode::Open,
             pow_required: true,
+            default_quota_bytes: None,
         }
     }
 }

@@ -149,15 +149,25 @@ pub struct Storage {
     pub quota_is_custom: bool,
 }
 
-pub fn storage(conn: &Connection, user_id: &str, default: u64) -> rusqlite::Result<Storage> {
+/// `config_default` is the config's quota, used when the admin set no default.
+pub fn storage(conn: &Connection, user_id: &str, config_default: u64) -> rusqlite::Result<Storage> {
     let (used_bytes, asset_count) = usage(conn, user_id)?;
     let custom = custom_quota(conn, user_id)?;
     Ok(Storage {
         used_bytes,
         asset_count,
-        quota_bytes: custom.unwrap_or(default as i64),
+        quota_bytes: match custom {
+            Some(bytes) => bytes,
+            None => default_quota(conn, config_default)?,
+        },
         quota_is_custom: custom.is_some(),
     })
+}
+
+/// The quota of users without their own: the admin's setting, else the config's.
+pub fn default_quota(conn: &Connection, config_default: u64) -> rusqlite::Result<i64> {
+    let settings = crate::domains::admin::settings::get(conn)?;
+    Ok(settings.default_quota_bytes.unwrap_or(config_default) as i64)
 }
 
 fn custom_quota(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<i64>> {
@@ -169,8 +179,11 @@ fn custom_quota(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<i64
     .optional()
 }
 
-pub fn quota(conn: &Connection, user_id: &str, default: u64) -> rusqlite::Result<i64> {
-    Ok(custom_quota(conn, user_id)?.unwrap_or(default as i64))
+pub fn quota(conn: &Connection, user_id: &str, config_default: u64) -> rusqlite::Result<i64> {
+    match custom_quota(conn, user_id)? {
+        Some(bytes) => Ok(bytes),
+        None => default_quota(conn, config_default),
+    }
 }
 
 /// A new asset and the staged files it consists of.
