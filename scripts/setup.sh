@@ -25,6 +25,34 @@ apt_install() {
     fi
 }
 
+# ONNX Runtime for image generation: the shared library from the onnxruntime wheel on
+# PyPI (its version matches the `api-31` feature of the `ort` crate), unpacked into
+# .tools/ and linked beside the debug and release binaries, where `stratamake` looks.
+ORT_VERSION=1.31.1
+ort_dir=".tools/onnxruntime-$ORT_VERSION"
+if [ ! -f "$ort_dir/libonnxruntime.so.$ORT_VERSION" ]; then
+    say "fetching ONNX Runtime $ORT_VERSION (the onnxruntime wheel from PyPI)"
+    wheels="$(mktemp -d)"
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+        --dest "$wheels" "onnxruntime==$ORT_VERSION"
+    mkdir -p "$ort_dir"
+    python3 - "$ort_dir" "$wheels"/onnxruntime-*.whl <<'PY'
+import os, sys, zipfile
+target, wheel = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        base = os.path.basename(name)
+        if name.startswith("onnxruntime/capi/") and base.startswith("libonnxruntime"):
+            with z.open(name) as src, open(os.path.join(target, base), "wb") as dst:
+                dst.write(src.read())
+PY
+    rm -rf "$wheels"
+fi
+for dir in target/debug target/release; do
+    mkdir -p "$dir"
+    ln -sfn "$PWD/$ort_dir/libonnxruntime.so.$ORT_VERSION" "$dir/libonnxruntime.so"
+done
+
 if [ "$what" = "test" ]; then
     if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
         say "installing the test SMTP server (aiosmtpd)"

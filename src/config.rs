@@ -37,6 +37,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub auth: AuthConfig,
     pub storage: StorageConfig,
+    pub generation: GenerationConfig,
     pub smtp: SmtpConfig,
     /// OpenID Connect providers users may sign in with.
     pub oidc: Vec<OidcProviderConfig>,
@@ -94,6 +95,43 @@ impl Default for StorageConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct GenerationConfig {
+    /// Path of `libonnxruntime.so`; empty searches beside the binary, in the data dir
+    /// and in an installed `onnxruntime` wheel (`stratamake doctor` shows where).
+    pub onnxruntime_library: String,
+    /// `auto` (CUDA when available, else CPU), `cpu`, `cuda` or `tensorrt`.
+    pub execution_provider: crate::engines::onnx::ProviderChoice,
+    /// Threads inside one operator; 0 = one per core.
+    pub intra_threads: usize,
+    /// Threads across operators; 0 = ONNX Runtime's choice.
+    pub inter_threads: usize,
+    /// Jobs run at the same time (one per device).
+    pub workers: usize,
+    /// Memory loaded models may use together, MiB; the least recently used is unloaded.
+    pub model_memory_mb: u64,
+    /// Queued and running jobs one user may have at once.
+    pub max_queued_per_user: i64,
+    /// Credits a new account starts with.
+    pub starting_credits: i64,
+}
+
+impl Default for GenerationConfig {
+    fn default() -> Self {
+        Self {
+            onnxruntime_library: String::new(),
+            execution_provider: crate::engines::onnx::ProviderChoice::Auto,
+            intra_threads: 0,
+            inter_threads: 0,
+            workers: 1,
+            model_memory_mb: 8192,
+            max_queued_per_user: 8,
+            starting_credits: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SmtpConfig {
     /// SMTP server host; empty writes mails as `.eml` files into `data/mail/outbox/`.
     pub host: String,
@@ -139,6 +177,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
+            generation: GenerationConfig::default(),
             smtp: SmtpConfig::default(),
             oidc: Vec::new(),
             clock_offset_seconds: 0,

@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .merge(domains::accounts::routes())
         .merge(domains::admin::routes())
         .merge(domains::library::routes())
+        .merge(domains::credits::routes())
         .split_for_parts();
     let migrations_expected = migrations::embedded().map_or(i64::MAX, |m| m.len() as i64);
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod credits;
 pub mod library;
 
 use std::time::Duration;
@@ -59,6 +60,7 @@ pub fn personal_data_registry() -> Vec<PersonalTable> {
     all.extend_from_slice(PLATFORM_PERSONAL_DATA);
     all.extend_from_slice(admin::PERSONAL_DATA);
     all.extend_from_slice(library::PERSONAL_DATA);
+    all.extend_from_slice(credits::PERSONAL_DATA);
     all.extend(auth::PERSONAL_DATA.iter().filter(|t| t.table != "users"));
     all.extend(auth::PERSONAL_DATA.iter().filter(|t| t.table == "users"));
     all

@@ -1,3 +1,5 @@
 //! Pure computation with no HTTP and no SQL: libraries the domains call.
 
+pub mod diffusion;
 pub mod media;
+pub mod onnx;

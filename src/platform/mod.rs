@@ -1,11 +1,13 @@
 //! Infrastructure with no domain knowledge: data-dir layout, clock, database,
-//! migrations, mail, rate limits, random tokens and the personal-data registry.
+//! migrations, the job queue, mail, rate limits, random tokens and the personal-data
+//! registry.
 
 pub mod blobs;
 pub mod clock;
 pub mod cursor;
 pub mod data_dir;
 pub mod db;
+pub mod jobs;
 pub mod mail;
 pub mod migrations;
 pub mod personal_data;
