@@ -26,6 +26,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import math
 import os
 import sys
 import types
@@ -133,11 +134,17 @@ def dump(obj, indent=0):
     if isinstance(obj, list) and any(isinstance(v, (dict, list)) for v in obj):
         items = [f"{pad}  {dump(v, indent + 1)}" for v in obj]
         return "[\n" + ",\n".join(items) + "\n" + pad + "]"
-    return json.dumps(obj, separators=(",", ":"))
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
 
 
 def scheduler_config_record(scheduler):
-    return {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}
+    """The scheduler's effective config; infinities (e.g. DPM's lambda_min_clipped) become
+    the strings "inf"/"-inf", since JSON has no such numbers."""
+    def finite(v):
+        if isinstance(v, float) and math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return v
+    return {k: finite(v) for k, v in dict(scheduler.config).items() if not k.startswith("_")}
 
 
 class Model:

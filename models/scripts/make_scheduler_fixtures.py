@@ -308,7 +308,11 @@ def main() -> None:
                         "spacing": spacing,
                         "steps": steps,
                         "timesteps": [scalar(t) for t in sched.timesteps],
-                        "sigmas": f32list(sched.sigmas) if hasattr(sched, "sigmas") and name != "lcm" else None,
+                        "sigmas": (
+                            f32list(sched.sigmas)
+                            if hasattr(sched, "sigmas") and name != "lcm" and steps <= 61
+                            else None
+                        ),
                     }
                 )
 

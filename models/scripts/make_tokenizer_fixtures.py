@@ -127,7 +127,8 @@ CASES: list[str] = [
     "zero\u200bwidth soft\u00adhyphen \ufeffbom",
     "line\u2028separator para\u2029separator",
     "bell\x07 nul\x00 vt\x0bff\x0c esc\x1b del\x7f nel\x85",
-    "replacement\ufffdchar private\ue000use",
+    "replacement\ufffdchar private\ue000use unassigned\u0378cp",
+    "\u212b \u01c4 \u01c5 \u0149 \ufb00",  # angstrom sign (NFC -> Å), DŽ digraphs, ŉ, ﬀ
     # HTML entities and markup (not unescaped without ftfy)
     "&amp;",
     "&lt;tag&gt;",

@@ -54,6 +54,11 @@ impl DataDir {
         self.root.join("blobs")
     }
 
+    /// Installed models, one folder per model id.
+    pub fn models_dir(&self) -> PathBuf {
+        self.root.join("models")
+    }
+
     /// Where mails go as `.eml` files when no SMTP server is configured.
     pub fn mail_outbox_dir(&self) -> PathBuf {
         self.root.join("mail").join("outbox")

@@ -37,14 +37,6 @@ impl Family {
     pub fn is_supported(self) -> bool {
         matches!(self, Family::Sd1 | Family::Sd2 | Family::SdTurbo)
     }
-
-    /// Token id the tokenizer pads with (SD 2 and its Turbo pad with 0).
-    pub fn pad_token(self) -> i64 {
-        match self {
-            Family::Sd1 => 49407,
-            _ => 0,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
