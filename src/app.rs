@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::domains::auth::oidc::OidcClients;
+use crate::domains::generation::runner::Engine;
 use crate::platform::blobs::BlobStore;
 use crate::platform::clock::Clock;
 use crate::platform::db::Db;
+use crate::platform::jobs::JobBoard;
 use crate::platform::mail::Mailer;
 use crate::platform::rate_limit::RateLimiter;
 use crate::platform::secrets::InstallSecrets;
@@ -21,6 +23,10 @@ pub struct AppState {
     pub secrets: InstallSecrets,
     pub oidc: Arc<OidcClients>,
     pub blobs: BlobStore,
+    /// Running jobs' progress and cancellation.
+    pub jobs: JobBoard,
+    /// Models, the ONNX runtime and the loaded-model cache.
+    pub generation: Arc<Engine>,
 }
 
 impl AppState {

@@ -1,4 +1,5 @@
-//! The `stratamake` command line: `serve`, `admin`, `config`, `mail`.
+//! The `stratamake` command line: `serve`, `admin`, `config`, `mail`, `blobs`, `models`,
+//! `doctor`.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -67,6 +68,25 @@ pub enum Command {
         #[command(subcommand)]
         command: BlobsCommand,
     },
+    /// Image models.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// Checks the installation: data dir, database, ONNX Runtime, models, mail.
+    Doctor,
+}
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// Copies a model folder (with its model.toml) into the data dir and verifies it.
+    Import { dir: PathBuf },
+    /// Lists installed models.
+    List,
+    /// Re-hashes a model's files against its manifest.
+    Verify { id: String },
+    /// Removes a model and its files.
+    Remove { id: String },
 }
 
 #[derive(Subcommand)]
@@ -216,6 +236,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        Command::Models { command } => {
+            let state = crate::server::open_state(config).await?;
+            crate::domains::generation::cli::models(&state, command).await
+        }
+        Command::Doctor => {
+            let state = crate::server::open_state(config).await?;
+            crate::domains::generation::cli::doctor(&state).await
         }
         Command::Mail {
             command: MailCommand::Test { address },

@@ -34,6 +34,12 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Not enough credits for what was asked.
+    #[error("{0}")]
+    PaymentRequired(String),
+    /// A part the request needs is not installed or not running (e.g. ONNX Runtime).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -85,6 +91,16 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "Unsupported media type",
+            ),
+            ApiError::PaymentRequired(_) => (
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient-credits",
+                "Not enough credits",
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Unavailable",
             ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

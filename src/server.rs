@@ -2,6 +2,7 @@
 //! builds the router with its middleware, and serves until told to stop.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,12 +24,15 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::app::AppState;
 use crate::config::Config;
 use crate::domains::auth::oidc::OidcClients;
+use crate::domains::generation::runner::Engine;
 use crate::domains::{self, auth::cookies};
+use crate::engines::onnx::RuntimeOptions;
 use crate::error::{ApiError, problem_response};
 use crate::platform::blobs::BlobStore;
 use crate::platform::clock::Clock;
 use crate::platform::data_dir::DataDir;
 use crate::platform::db::Db;
+use crate::platform::jobs::JobBoard;
 use crate::platform::mail::Mailer;
 use crate::platform::migrations;
 use crate::platform::rate_limit::RateLimiter;
@@ -76,9 +80,26 @@ pub async fn open_state(config: Config) -> anyhow::Result<AppState> {
     let oidc = Arc::new(OidcClients::new(&config.oidc)?);
     let blobs = BlobStore::open(data_dir.blobs_dir())
         .with_context(|| format!("opening the file store {}", data_dir.blobs_dir().display()))?;
+    let models_dir = data_dir.models_dir();
+    crate::domains::generation::models::clean_partial_imports(&models_dir);
+    let generation = Arc::new(Engine::new(
+        models_dir,
+        RuntimeOptions {
+            explicit_library: Some(config.generation.onnxruntime_library.clone())
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            data_dir: data_dir.root().to_path_buf(),
+            provider: config.generation.execution_provider,
+            intra_threads: config.generation.intra_threads,
+            inter_threads: config.generation.inter_threads,
+        },
+        config.generation.model_memory_mb,
+    ));
     Ok(AppState {
         blobs,
         oidc,
+        jobs: JobBoard::new(),
+        generation,
         config: Arc::new(config),
         db,
         limiter: RateLimiter::new(clock),
@@ -96,6 +117,7 @@ pub fn router(state: AppState) -> Router {
         .merge(domains::admin::routes())
         .merge(domains::library::routes())
         .merge(domains::credits::routes())
+        .merge(domains::generation::routes())
         .split_for_parts();
     let migrations_expected = migrations::embedded().map_or(i64::MAX, |m| m.len() as i64);
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
@@ -316,6 +338,7 @@ pub async fn launch_with_listener(
         shutdown.subscribe(),
     ));
     crate::domains::auth::password::warm_up_in_background();
+    crate::domains::generation::start_workers(&state).await?;
     if let Some(token) =
         crate::domains::auth::api::setup::issue_setup_token(&state.db, state.now()).await?
     {

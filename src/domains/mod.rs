@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod credits;
+pub mod generation;
 pub mod library;
 
 use std::time::Duration;
@@ -61,6 +62,7 @@ pub fn personal_data_registry() -> Vec<PersonalTable> {
     all.extend_from_slice(admin::PERSONAL_DATA);
     all.extend_from_slice(library::PERSONAL_DATA);
     all.extend_from_slice(credits::PERSONAL_DATA);
+    all.extend_from_slice(generation::PERSONAL_DATA);
     all.extend(auth::PERSONAL_DATA.iter().filter(|t| t.table != "users"));
     all.extend(auth::PERSONAL_DATA.iter().filter(|t| t.table == "users"));
     all

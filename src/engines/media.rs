@@ -223,13 +223,19 @@ pub fn prepare_image<R: BufRead + Seek>(
     })?;
     image.apply_orientation(orientation);
     let clean = encode(&image, image_format)?;
+    let (thumbnail, preview) = thumbnails(&image)?;
     Ok(PreparedImage {
         width: image.width(),
         height: image.height(),
         clean,
-        thumbnail: thumbnail(&image, 256)?,
-        preview: thumbnail(&image, 1024)?,
+        thumbnail,
+        preview,
     })
+}
+
+/// The 256 px and 1024 px WebP thumbnails the library shows.
+pub fn thumbnails(image: &DynamicImage) -> Result<(Vec<u8>, Vec<u8>), MediaError> {
+    Ok((thumbnail(image, 256)?, thumbnail(image, 1024)?))
 }
 
 fn encode(image: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, MediaError> {

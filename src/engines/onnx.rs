@@ -172,11 +172,16 @@ fn load(options: &RuntimeOptions) -> Result<Runtime, Unavailable> {
             fix: INSTALL_HINT.into(),
             searched: searched.clone(),
         })?;
-    let version = ort::info()
-        .split(", ")
-        .find_map(|part| part.strip_prefix("git-branch=rel-"))
-        .unwrap_or("unknown")
-        .to_string();
+    // Wheels and release archives name the file with its version (after symlinks).
+    let version = std::fs::canonicalize(&library)
+        .ok()
+        .and_then(|real| {
+            real.file_name()?
+                .to_str()?
+                .strip_prefix("libonnxruntime.so.")
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "of unknown version".into());
     let provider = match options.provider {
         ProviderChoice::Cpu => "cpu",
         ProviderChoice::Cuda => "cuda",

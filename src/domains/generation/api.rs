@@ -1,0 +1,531 @@
+//! `/api/v1/generations` (queue, follow, cancel, list), `/api/v1/models` (what can be
+//! used and whether generation is available at all), and the admin's queue view.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use super::models::{self, Model};
+use super::params::GenerationRequest;
+use crate::app::AppState;
+use crate::domains::auth::extract::{AuthUser, Scope};
+use crate::domains::auth::store::Role;
+use crate::domains::credits::ledger::{self, LedgerError};
+use crate::domains::library::store as library;
+use crate::error::{ApiError, ApiResult};
+use crate::platform::cursor::{self, Page};
+use crate::platform::jobs::{self, Enqueued, Finished, Job, JobBoard, NewJob, Progress, Status};
+use crate::platform::tokens::random_bytes;
+
+const PAGE: i64 = 30;
+
+/// A generated image as a job lists it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResultImage {
+    pub asset_id: String,
+    pub url: String,
+    pub thumbnail_url: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub seed: Option<u64>,
+}
+
+/// A generation job as clients see it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Generation {
+    pub id: String,
+    pub kind: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: Status,
+    /// The complete parameters, defaults and seed filled in.
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    /// Credits reserved (and charged on success).
+    pub cost: i64,
+    /// 1 = runs next; while queued.
+    pub position: Option<i64>,
+    /// While running.
+    pub progress: Option<Progress>,
+    /// Latest preview image while running.
+    pub preview_url: Option<String>,
+    pub error: Option<String>,
+    pub images: Vec<ResultImage>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// Builds the client view of a job (reads positions and result assets).
+fn view(conn: &Connection, job: Job, board: &JobBoard) -> rusqlite::Result<Generation> {
+    let position = jobs::queue_position(conn, &job)?;
+    let progress = (job.status == Status::Running)
+        .then(|| board.subscribe(&job.id).map(|rx| rx.borrow().clone()))
+        .flatten()
+        .filter(|p| p.steps > 0);
+    let preview_url = progress.as_ref().filter(|p| p.preview_seq > 0).map(|p| {
+        format!(
+            "/api/v1/generations/{}/preview?seq={}",
+            job.id, p.preview_seq
+        )
+    });
+    let mut images = Vec::new();
+    if let Some(result) = &job.result {
+        let ids = result["asset_ids"].as_array().cloned().unwrap_or_default();
+        let seeds = result["seeds"].as_array().cloned().unwrap_or_default();
+        for (at, id) in ids.iter().enumerate() {
+            let Some(asset) = id
+                .as_str()
+                .map(|id| library::get(conn, id))
+                .transpose()?
+                .flatten()
+            else {
+                continue;
+            };
+            images.push(ResultImage {
+                asset_id: asset.id,
+                url: asset.url,
+                thumbnail_url: asset.preview_url.or(asset.thumbnail_url),
+                width: asset.width,
+                height: asset.height,
+                seed: seeds.get(at).and_then(|s| s.as_u64()),
+            });
+        }
+    }
+    Ok(Generation {
+        id: job.id,
+        kind: job.kind,
+        status: job.status,
+        params: job.params,
+        cost: job.cost,
+        position,
+        progress,
+        preview_url,
+        error: job.error,
+        images,
+        created_at: job.created_at,
+        started_at: job.started_at,
+        finished_at: job.finished_at,
+    })
+}
+
+/// Why generation cannot run here, and how to fix it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Unavailability {
+    pub reason: String,
+    pub fix: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Models {
+    /// Whether a generation can be queued now.
+    pub available: bool,
+    pub problem: Option<Unavailability>,
+    /// ONNX Runtime version and execution provider when loaded.
+    pub runtime: Option<String>,
+    pub models: Vec<Model>,
+    /// The user's credits.
+    pub balance: i64,
+}
+
+async fn usable_models(state: &AppState) -> ApiResult<Vec<Model>> {
+    let allow = state.config.generation.allow_test_models;
+    Ok(state
+        .db
+        .query(move |conn| models::usable(conn, allow))
+        .await?)
+}
+
+#[utoipa::path(get, path = "/api/v1/models", tag = "generation", responses((status = 200, body = Models)))]
+pub async fn list_models(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Models>> {
+    user.require_scope(Scope::Read)?;
+    let models = usable_models(&state).await?;
+    let engine = state.generation.clone();
+    let runtime = tokio::task::spawn_blocking(move || {
+        engine
+            .runtime()
+            .map(|r| format!("ONNX Runtime {} on {}", r.version, r.provider))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    let problem = match (&runtime, models.is_empty()) {
+        (Err(e), _) => Some(Unavailability {
+            reason: e.reason.clone(),
+            fix: e.fix.clone(),
+        }),
+        (Ok(_), true) => Some(Unavailability {
+            reason: "No image model is installed yet.".into(),
+            fix: "An administrator imports one: `stratamake models import DIR` for a downloaded ONNX export \
+                  (a folder with model.toml), or `stratamake models pull sd-turbo` on a machine with internet."
+                .into(),
+        }),
+        (Ok(_), false) => None,
+    };
+    let starting = state.config.generation.starting_credits;
+    let id = user.user_id.clone();
+    let balance = state
+        .db
+        .query(move |conn| ledger::balance(conn, &id, starting))
+        .await?;
+    Ok(Json(Models {
+        available: problem.is_none(),
+        problem,
+        runtime: runtime.ok(),
+        models,
+        balance,
+    }))
+}
+
+async fn load_view(state: &AppState, id: String) -> ApiResult<Generation> {
+    let board = state.jobs.clone();
+    state
+        .db
+        .query(move |conn| {
+            let job = jobs::get(conn, &id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            view(conn, job, &board)
+        })
+        .await
+        .map_err(|e| match e {
+            crate::platform::db::DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows) => {
+                ApiError::NotFound
+            }
+            other => other.into(),
+        })
+}
+
+/// The job if the user may see it (owner or admin); 404 otherwise.
+async fn visible_job(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<Job> {
+    let lookup = id.to_string();
+    let job = state
+        .db
+        .query(move |conn| jobs::get(conn, &lookup))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if job.user_id != user.user_id && user.role != Role::Admin {
+        return Err(ApiError::NotFound);
+    }
+    Ok(job)
+}
+
+/// Queues a generation for `user` (shared by the native and the OpenAI-style API).
+pub async fn queue(
+    state: &AppState,
+    user: &AuthUser,
+    request: GenerationRequest,
+    idempotency_key: Option<String>,
+) -> ApiResult<(Generation, bool)> {
+    user.require_scope(Scope::Generate)?;
+    if user.account.email_verified_at.is_none() {
+        return Err(ApiError::Forbidden(
+            "Verify your email address before generating.".into(),
+        ));
+    }
+    if let Some(key) = &idempotency_key
+        && (key.is_empty() || key.len() > 200)
+    {
+        return Err(ApiError::BadRequest(
+            "Idempotency-Key must be 1 to 200 characters.".into(),
+        ));
+    }
+    let models = usable_models(state).await?;
+    let model =
+        models::pick(&models, request.model.as_deref()).ok_or_else(|| match &request.model {
+            Some(id) => ApiError::field("model", format!("There is no usable model {id:?}.")),
+            None => ApiError::Unavailable(
+                "No image model is installed yet; an administrator can import one.".into(),
+            ),
+        })?;
+    let engine = state.generation.clone();
+    tokio::task::spawn_blocking(move || engine.runtime().map(|_| ()))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| {
+            ApiError::Unavailable(format!(
+                "Generation is unavailable: {}. Fix: {}",
+                e.reason, e.fix
+            ))
+        })?;
+    let seed = u64::from(u32::from_le_bytes(random_bytes::<4>()));
+    let params = request.complete(&model, seed)?;
+    if let Some(source) = params.source_asset_id.clone() {
+        let owner = user.user_id.clone();
+        let asset = state
+            .db
+            .query(move |conn| library::get(conn, &source))
+            .await?
+            .filter(|a| a.user_id == owner && a.kind == "image")
+            .ok_or_else(|| {
+                ApiError::field("source_asset_id", "Choose an image from your library.")
+            })?;
+        let _ = asset;
+    }
+    let cost = model.credit_cost * i64::from(params.count);
+    let limit = state.config.generation.max_queued_per_user;
+    let starting = state.config.generation.starting_credits;
+    let now = state.now();
+    let user_id = user.user_id.clone();
+    let board = state.jobs.clone();
+    let (generation, created) = state
+        .db
+        .write(move |tx| {
+            let new = NewJob {
+                user_id: user_id.clone(),
+                kind: "image".into(),
+                params: serde_json::to_value(&params).map_err(|e| ApiError::Internal(e.into()))?,
+                cost,
+                idempotency_key,
+            };
+            if jobs::queued_count_for_user(tx, &user_id)? >= limit {
+                return Err(ApiError::Conflict(format!(
+                    "You have {limit} generations waiting or running; wait for one to finish."
+                )));
+            }
+            let (job, created) = match jobs::enqueue(tx, new, now)? {
+                Enqueued::New(job) => (job, true),
+                Enqueued::Existing(job) => (job, false),
+                Enqueued::KeyReused => {
+                    return Err(ApiError::Conflict(
+                        "This Idempotency-Key was used for a different request.".into(),
+                    ));
+                }
+            };
+            if created {
+                ledger::reserve(tx, &user_id, &job.id, cost, starting, now).map_err(
+                    |e| match e {
+                        LedgerError::Insufficient { needed, balance } => ApiError::PaymentRequired(
+                            format!("This needs {needed} credits and you have {balance}."),
+                        ),
+                        LedgerError::Db(e) => e.into(),
+                    },
+                )?;
+            }
+            Ok::<_, ApiError>((view(tx, job, &board)?, created))
+        })
+        .await?;
+    if created {
+        state.jobs.touch();
+    }
+    Ok((generation, created))
+}
+
+#[utoipa::path(post, path = "/api/v1/generations", tag = "generation", request_body = GenerationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key, same request: the same job")),
+    responses((status = 202, body = Generation), (status = 200, body = Generation, description = "Idempotent repeat"),
+        (status = 402, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 503, body = crate::error::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    Json(request): Json<GenerationRequest>,
+) -> ApiResult<Response> {
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string))
+        .transpose()
+        .map_err(|_| ApiError::BadRequest("Idempotency-Key must be text.".into()))?;
+    let (generation, created) = queue(&state, &user, request, key).await?;
+    let status = if created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    let location = format!("/api/v1/generations/{}", generation.id);
+    Ok((status, [(header::LOCATION, location)], Json(generation)).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/generations", tag = "generation", params(ListQuery),
+    responses((status = 200, body = Page<Generation>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Page<Generation>>> {
+    user.require_scope(Scope::Read)?;
+    let after = match &query.cursor {
+        Some(c) => Some(
+            cursor::decode(c)
+                .ok_or_else(|| ApiError::BadRequest("The cursor is not valid.".into()))?,
+        ),
+        None => None,
+    };
+    let board = state.jobs.clone();
+    let user_id = user.user_id.clone();
+    let items = state
+        .db
+        .query(move |conn| {
+            jobs::list_for_user(conn, &user_id, after, PAGE + 1)?
+                .into_iter()
+                .map(|job| view(conn, job, &board))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await?;
+    Ok(Json(Page::from_rows(
+        items,
+        PAGE as usize,
+        |g: &Generation| (g.created_at, g.id.as_str()),
+    )))
+}
+
+#[utoipa::path(get, path = "/api/v1/generations/{id}", tag = "generation",
+    params(("id" = String, Path)), responses((status = 200, body = Generation), (status = 404, body = crate::error::Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Generation>> {
+    user.require_scope(Scope::Read)?;
+    visible_job(&state, &user, &id).await?;
+    Ok(Json(load_view(&state, id).await?))
+}
+
+/// Cancels a job: a queued one ends at once with its credits refunded; a running one
+/// stops at its next denoising step.
+pub async fn cancel_job(state: &AppState, id: String) -> ApiResult<Generation> {
+    let now = state.now();
+    let lookup = id.clone();
+    let queued_cancelled = state
+        .db
+        .write(move |tx| {
+            let Some(job) = jobs::request_cancel(tx, &lookup)? else {
+                return Err(ApiError::NotFound);
+            };
+            if job.status == Status::Queued {
+                jobs::finish(tx, &job.id, &Finished::Cancelled, now)?;
+                ledger::refund(tx, &job.user_id, &job.id, job.cost, "cancelled", now)?;
+                return Ok(true);
+            }
+            Ok::<_, ApiError>(false)
+        })
+        .await?;
+    if queued_cancelled {
+        state.jobs.touch();
+    } else {
+        state.jobs.cancel(&id);
+    }
+    load_view(state, id).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/generations/{id}", tag = "generation",
+    params(("id" = String, Path)), responses((status = 202, body = Generation), (status = 404, body = crate::error::Problem)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Generation>)> {
+    user.require_scope(Scope::Generate)?;
+    visible_job(&state, &user, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(cancel_job(&state, id).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/generations/{id}/preview", tag = "generation",
+    params(("id" = String, Path)), responses((status = 200, content_type = "image/png"), (status = 404, body = crate::error::Problem)))]
+pub async fn preview(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    user.require_scope(Scope::Read)?;
+    visible_job(&state, &user, &id).await?;
+    let bytes = state
+        .jobs
+        .subscribe(&id)
+        .and_then(|rx| rx.borrow().preview.clone())
+        .ok_or(ApiError::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Where an event stream is.
+enum Follow {
+    Start,
+    Waiting(tokio::sync::watch::Receiver<u64>),
+    Running(tokio::sync::watch::Receiver<Progress>),
+    Done,
+}
+
+#[utoipa::path(get, path = "/api/v1/generations/{id}/events", tag = "generation",
+    params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/event-stream",
+        description = "Server-Sent Events; every event carries the whole Generation as JSON, named by its status")))]
+pub async fn events(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    user.require_scope(Scope::Read)?;
+    visible_job(&state, &user, &id).await?;
+    let stream = futures_util::stream::unfold(
+        (Follow::Start, state, id),
+        |(follow, state, id)| async move {
+            let next = match follow {
+                Follow::Done => return None,
+                Follow::Start => Follow::Start,
+                Follow::Waiting(mut changed) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(15), changed.changed()).await;
+                    Follow::Waiting(changed)
+                }
+                Follow::Running(mut progress) => match progress.changed().await {
+                    Ok(()) => Follow::Running(progress),
+                    // The worker dropped the channel: the job ended.
+                    Err(_) => Follow::Start,
+                },
+            };
+            let generation = load_view(&state, id.clone()).await.ok()?;
+            let event = Event::default()
+                .event(generation.status.as_str())
+                .json_data(&generation)
+                .ok()?;
+            let follow = match (generation.status, next) {
+                (status, _) if status.is_final() => Follow::Done,
+                (Status::Running, Follow::Running(rx)) => Follow::Running(rx),
+                (Status::Running, _) => match state.jobs.subscribe(&id) {
+                    Some(rx) => Follow::Running(rx),
+                    None => Follow::Waiting(state.jobs.changed.subscribe()),
+                },
+                (_, Follow::Waiting(rx)) => Follow::Waiting(rx),
+                _ => Follow::Waiting(state.jobs.changed.subscribe()),
+            };
+            Some((Ok(event), (follow, state, id)))
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin",
+    responses((status = 200, body = Vec<Generation>)))]
+pub async fn admin_queue(
+    State(state): State<AppState>,
+    admin: AuthUser,
+) -> ApiResult<Json<Vec<Generation>>> {
+    admin.require_admin()?;
+    let board = state.jobs.clone();
+    let items = state
+        .db
+        .query(move |conn| {
+            jobs::active(conn, 500)?
+                .into_iter()
+                .map(|job| view(conn, job, &board))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await?;
+    Ok(Json(items))
+}

@@ -1,0 +1,254 @@
+//! What a generation request may ask for, checked once when it is queued; the job keeps
+//! the checked, complete parameters (model, seed and defaults filled in).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::models::{Model, SCHEDULERS};
+use crate::engines::diffusion::png::Parameters;
+use crate::engines::diffusion::scheduler::SchedulerKind;
+use crate::error::ApiError;
+
+pub const MAX_PROMPT_CHARS: usize = 2000;
+pub const MIN_SIDE: u32 = 64;
+pub const MAX_SIDE: u32 = 2048;
+pub const MAX_STEPS: u32 = 150;
+pub const MAX_COUNT: u32 = 4;
+
+/// The body of `POST /api/v1/generations`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationRequest {
+    /// `image` (3D kinds come with the mesh work).
+    #[serde(default = "image_kind")]
+    pub kind: String,
+    pub prompt: String,
+    #[serde(default)]
+    pub negative_prompt: String,
+    /// Model id; the instance's default when absent.
+    pub model: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub steps: Option<u32>,
+    pub guidance_scale: Option<f32>,
+    /// `euler`, `euler_a`, `ddim`, `lcm` or `dpmpp_2m_karras`.
+    pub scheduler: Option<String>,
+    /// 0 to 4294967295; random when absent (the job shows the one used).
+    pub seed: Option<u64>,
+    /// Images to make, 1 to 4 (seeds `seed`, `seed + 1`, ...).
+    pub count: Option<u32>,
+    /// Image to image: an image asset of the user's library.
+    pub source_asset_id: Option<String>,
+    /// How much of the start image is repainted, above 0 up to 1 (default 0.75).
+    pub strength: Option<f32>,
+}
+
+fn image_kind() -> String {
+    "image".into()
+}
+
+/// The complete parameters of an image job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenerationParams {
+    pub prompt: String,
+    pub negative_prompt: String,
+    pub model: String,
+    pub model_name: String,
+    pub model_hash: String,
+    pub width: u32,
+    pub height: u32,
+    pub steps: u32,
+    pub guidance_scale: f32,
+    pub scheduler: String,
+    pub seed: u64,
+    pub count: u32,
+    pub source_asset_id: Option<String>,
+    pub strength: Option<f32>,
+}
+
+fn field(name: &str, message: impl Into<String>) -> ApiError {
+    ApiError::field(name, message)
+}
+
+impl GenerationRequest {
+    /// Checks the request against the model and fills in its defaults.
+    pub fn complete(self, model: &Model, random_seed: u64) -> Result<GenerationParams, ApiError> {
+        if self.kind != "image" {
+            return Err(field("kind", "Only \"image\" generations are available."));
+        }
+        let prompt = self.prompt.trim().to_string();
+        if prompt.is_empty() {
+            return Err(field("prompt", "Describe the image you want."));
+        }
+        if prompt.chars().count() > MAX_PROMPT_CHARS
+            || self.negative_prompt.chars().count() > MAX_PROMPT_CHARS
+        {
+            return Err(field(
+                "prompt",
+                format!("Keep prompts under {MAX_PROMPT_CHARS} characters."),
+            ));
+        }
+        let defaults = &model.defaults;
+        let side = |name: &str, value: Option<u32>, default: u32| -> Result<u32, ApiError> {
+            let value = value.unwrap_or(default);
+            if !(MIN_SIDE..=MAX_SIDE).contains(&value) || !value.is_multiple_of(8) {
+                return Err(field(
+                    name,
+                    format!("Use a multiple of 8 from {MIN_SIDE} to {MAX_SIDE}."),
+                ));
+            }
+            Ok(value)
+        };
+        let width = side("width", self.width, defaults.width)?;
+        let height = side("height", self.height, defaults.height)?;
+        let steps = self.steps.unwrap_or(defaults.steps);
+        if !(1..=MAX_STEPS).contains(&steps) {
+            return Err(field("steps", format!("Use 1 to {MAX_STEPS} steps.")));
+        }
+        let guidance_scale = self.guidance_scale.unwrap_or(defaults.guidance_scale);
+        if !(0.0..=30.0).contains(&guidance_scale) || !guidance_scale.is_finite() {
+            return Err(field(
+                "guidance_scale",
+                "Use a guidance scale from 0 to 30.",
+            ));
+        }
+        let scheduler = self.scheduler.unwrap_or_else(|| defaults.scheduler.clone());
+        if !SCHEDULERS.contains(&scheduler.as_str()) {
+            return Err(field(
+                "scheduler",
+                format!("Choose one of: {}.", SCHEDULERS.join(", ")),
+            ));
+        }
+        let seed = self.seed.unwrap_or(random_seed);
+        if seed > u64::from(u32::MAX) {
+            return Err(field("seed", "Use a seed from 0 to 4294967295."));
+        }
+        let count = self.count.unwrap_or(1);
+        if !(1..=MAX_COUNT).contains(&count) {
+            return Err(field(
+                "count",
+                format!("Make 1 to {MAX_COUNT} images at a time."),
+            ));
+        }
+        let strength = match (&self.source_asset_id, self.strength) {
+            (None, Some(_)) => {
+                return Err(field(
+                    "strength",
+                    "Strength applies only with a start image (source_asset_id).",
+                ));
+            }
+            (None, None) => None,
+            (Some(_), strength) => {
+                let strength = strength.unwrap_or(0.75);
+                if !(strength > 0.0 && strength <= 1.0) {
+                    return Err(field("strength", "Use a strength above 0 and up to 1."));
+                }
+                Some(strength)
+            }
+        };
+        // Image to image runs at least one step.
+        if let Some(s) = strength
+            && (steps as f32 * s) < 1.0
+        {
+            return Err(field(
+                "strength",
+                "With this few steps the strength is too low for a single step to run.",
+            ));
+        }
+        Ok(GenerationParams {
+            prompt,
+            negative_prompt: self.negative_prompt.trim().to_string(),
+            model: model.id.clone(),
+            model_name: model.name.clone(),
+            model_hash: model.manifest.short_hash(),
+            width,
+            height,
+            steps,
+            guidance_scale,
+            scheduler,
+            seed,
+            count,
+            source_asset_id: self.source_asset_id,
+            strength,
+        })
+    }
+}
+
+/// A1111's name for each sampler.
+fn a1111_sampler(scheduler: &str) -> &'static str {
+    match scheduler {
+        "euler_a" => "Euler a",
+        "ddim" => "DDIM",
+        "lcm" => "LCM",
+        "dpmpp_2m_karras" => "DPM++ 2M Karras",
+        _ => "Euler",
+    }
+}
+
+impl GenerationParams {
+    pub fn scheduler_kind(&self) -> Result<SchedulerKind, String> {
+        self.scheduler
+            .parse()
+            .map_err(|e: crate::engines::diffusion::scheduler::SchedulerError| e.to_string())
+    }
+
+    /// The `parameters` text for the PNG of the image made with `seed`.
+    pub fn a1111(&self, model: &Model, seed: u64) -> String {
+        Parameters {
+            prompt: &self.prompt,
+            negative_prompt: &self.negative_prompt,
+            steps: self.steps,
+            sampler: a1111_sampler(&self.scheduler),
+            guidance_scale: self.guidance_scale,
+            seed,
+            width: self.width,
+            height: self.height,
+            model_hash: &self.model_hash,
+            model_name: &model.id,
+            denoising_strength: self.strength,
+        }
+        .to_a1111()
+    }
+
+    /// What a generated asset records (its own seed is added per image).
+    pub fn asset_params(&self) -> Value {
+        json!({
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "model": self.model,
+            "model_name": self.model_name,
+            "width": self.width,
+            "height": self.height,
+            "steps": self.steps,
+            "guidance_scale": self.guidance_scale,
+            "scheduler": self.scheduler,
+            "source_asset_id": self.source_asset_id,
+            "strength": self.strength,
+        })
+    }
+
+    /// A title for the library: the prompt's start.
+    pub fn title(&self) -> String {
+        let mut title: String = self.prompt.chars().take(80).collect();
+        if self.prompt.chars().count() > 80 {
+            title.push('…');
+        }
+        title
+    }
+
+    /// A file name stem from the prompt's first words.
+    pub fn file_stem(&self) -> String {
+        let words: Vec<String> = self
+            .prompt
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(6)
+            .map(str::to_lowercase)
+            .collect();
+        if words.is_empty() {
+            "image".into()
+        } else {
+            words.join("-")
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! Image generation through the HTTP API with the tiny test model on the real ONNX
+//! Runtime: progress by Server-Sent Events, results in the library with their
+//! parameters (also in the PNG's `parameters` chunk), byte-identical repeats, credits
+//! reserved/settled/refunded, cancellation, a restart during a queue, a damaged model,
+//! idempotency and validation.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{Api, Server, problem};
+
+fn tiny_model() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/tiny-sd")
+        .display()
+        .to_string()
+}
+
+/// A server that offers the test-only model, which the admin has imported.
+async fn server_with_model(extra: &[(&str, &str)]) -> (Server, Api) {
+    let mut env = vec![("STRATAMAKE_GENERATION__ALLOW_TEST_MODELS", "true")];
+    env.extend_from_slice(extra);
+    let server = Server::start_with(&env).await;
+    let admin = server.admin().await;
+    let imported = admin
+        .post("/api/v1/admin/models", json!({ "path": tiny_model() }))
+        .await;
+    assert_eq!(imported.status(), StatusCode::CREATED);
+    (server, admin)
+}
+
+async fn generate(api: &Api, body: Value) -> reqwest::Response {
+    api.post("/api/v1/generations", body).await
+}
+
+/// Follows the job's event stream to its end; returns the events' (name, data).
+async fn follow(api: &Api, id: &str) -> Vec<(String, Value)> {
+    let response = api.get(&format!("/api/v1/generations/{id}/events")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, stream.next()).await {
+        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = v.trim().to_string();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if data.is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(&data).unwrap();
+            let done = ["succeeded", "failed", "cancelled"].contains(&name.as_str());
+            events.push((name, value));
+            if done {
+                return events;
+            }
+        }
+    }
+    panic!("the event stream ended without a final status: {events:?}");
+}
+
+async fn wait_for_status(api: &Api, id: &str, wanted: &str) -> Value {
+    for _ in 0..1200 {
+        let job = api.json(&format!("/api/v1/generations/{id}")).await;
+        if job["status"] == wanted {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} never became {wanted}");
+}
+
+async fn balance(api: &Api) -> i64 {
+    api.json("/api/v1/me/credits").await["balance"]
+        .as_i64()
+        .unwrap()
+}
+
+/// The text of the PNG's `parameters` chunk.
+fn png_parameters(bytes: &[u8]) -> String {
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    let info = reader.info();
+    info.uncompressed_latin1_text
+        .iter()
+        .find(|t| t.keyword == "parameters")
+        .map(|t| t.text.clone())
+        .expect("a tEXt chunk named parameters")
+}
+
+#[tokio::test]
+async fn generate_follow_progress_and_find_the_results_with_their_parameters() {
+    let (server, _admin) = server_with_model(&[]).await;
+    let ann = server.verified_user("ann").await;
+    let models = ann.json("/api/v1/models").await;
+    assert_eq!(models["available"], json!(true), "{models}");
+    assert_eq!(models["models"][0]["id"], "tiny-sd-test");
+    let before = balance(&ann).await;
+
+    let created = generate(
+        &ann,
+        json!({"prompt": "a red cube on a wooden table", "negative_prompt": "blurry",
+               "width": 64, "height": 64, "steps": 6, "seed": 42, "count": 2, "scheduler": "euler_a"}),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::ACCEPTED);
+    let job: Value = created.json().await.unwrap();
+    let id = job["id"].as_str().unwrap().to_string();
+    assert_eq!(job["params"]["seed"], 42);
+    assert_eq!(job["cost"], 2);
+    assert_eq!(balance(&ann).await, before - 2, "reserved when queued");
+
+    let events = follow(&ann, &id).await;
+    let progress: Vec<&Value> = events
+        .iter()
+        .filter(|(name, _)| name == "running")
+        .filter_map(|(_, g)| g.get("progress").filter(|p| !p.is_null()))
+        .collect();
+    assert!(!progress.is_empty(), "progress events: {events:?}");
+    assert!(progress.iter().all(|p| p["steps"] == 6 && p["count"] == 2));
+    let (last, done) = events.last().unwrap();
+    assert_eq!(last, "succeeded", "{done}");
+    assert_eq!(balance(&ann).await, before - 2, "settled on success");
+
+    let images = done["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    assert_eq!(images[0]["seed"], 42);
+    assert_eq!(images[1]["seed"], 43);
+    let asset = ann
+        .json(&format!(
+            "/api/v1/assets/{}",
+            images[0]["asset_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(asset["source"], "generated");
+    assert_eq!(asset["params"]["prompt"], "a red cube on a wooden table");
+    assert_eq!(asset["params"]["seed"], 42);
+    assert_eq!(asset["params"]["scheduler"], "euler_a");
+    assert_eq!(
+        (asset["width"].as_i64(), asset["height"].as_i64()),
+        (Some(64), Some(64))
+    );
+    let library = ann.json("/api/v1/assets?q=red%20cube").await;
+    assert_eq!(library["items"].as_array().unwrap().len(), 2);
+
+    let png = ann
+        .get(asset["url"].as_str().unwrap())
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let parameters = png_parameters(&png);
+    assert!(
+        parameters.starts_with("a red cube on a wooden table\nNegative prompt: blurry\nSteps: 6, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 64x64, Model hash: "),
+        "{parameters}"
+    );
+    assert!(parameters.contains("Model: tiny-sd-test"), "{parameters}");
+}
+
+#[tokio::test]
+async fn the_same_settings_and_seed_give_the_same_bytes() {
+    let (server, _admin) = server_with_model(&[]).await;
+    let ann = server.verified_user("ann").await;
+    let body = json!({"prompt": "lighthouse at dusk", "width": 64, "height": 64, "steps": 4,
+                      "seed": 7, "scheduler": "dpmpp_2m_karras"});
+    let mut hashes = Vec::new();
+    for _ in 0..2 {
+        let job: Value = generate(&ann, body.clone()).await.json().await.unwrap();
+        let done = follow(&ann, job["id"].as_str().unwrap()).await;
+        let asset_id = done.last().unwrap().1["images"][0]["asset_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        hashes.push(ann.json(&format!("/api/v1/assets/{asset_id}")).await["sha256"].clone());
+    }
+    assert_eq!(hashes[0], hashes[1], "byte-identical PNGs");
+    let other: Value = generate(
+        &ann,
+        json!({"prompt": "lighthouse at dusk", "width": 64,
+        "height": 64, "steps": 4, "seed": 8, "scheduler": "dpmpp_2m_karras"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let done = follow(&ann, other["id"].as_str().unwrap()).await;
+    let asset_id = done.last().unwrap().1["images"][0]["asset_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(
+        ann.json(&format!("/api/v1/assets/{asset_id}")).await["sha256"],
+        hashes[0],
+        "another seed, another image"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_refunds_and_stops_within_a_step() {
+    let (server, _admin) = server_with_model(&[]).await;
+    let ann = server.verified_user("ann").await;
+    let before = balance(&ann).await;
+    let long =
+        json!({"prompt": "a long one", "width": 256, "height": 256, "steps": 150, "count": 4});
+    let running: Value = generate(&ann, long.clone()).await.json().await.unwrap();
+    let queued: Value = generate(&ann, long).await.json().await.unwrap();
+    let running_id = running["id"].as_str().unwrap();
+    let queued_id = queued["id"].as_str().unwrap();
+    assert_eq!(balance(&ann).await, before - 8);
+
+    wait_for_status(&ann, running_id, "running").await;
+    let waiting = ann.json(&format!("/api/v1/generations/{queued_id}")).await;
+    assert_eq!(waiting["status"], "queued");
+    assert_eq!(waiting["position"], 1);
+
+    let cancelled = ann
+        .delete(&format!("/api/v1/generations/{queued_id}"))
+        .await;
+    assert_eq!(cancelled.status(), StatusCode::ACCEPTED);
+    let cancelled: Value = cancelled.json().await.unwrap();
+    assert_eq!(
+        cancelled["status"], "cancelled",
+        "a queued job ends at once"
+    );
+
+    ann.delete(&format!("/api/v1/generations/{running_id}"))
+        .await;
+    let stopped = wait_for_status(&ann, running_id, "cancelled").await;
+    assert!(stopped["images"].as_array().unwrap().is_empty());
+    assert_eq!(balance(&ann).await, before, "both reservations refunded");
+    let entries = ann.json("/api/v1/me/credits").await["entries"].clone();
+    let refunds = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "refund")
+        .count();
+    assert_eq!(refunds, 2);
+    // Another user cannot see or cancel it.
+    let bob = server.verified_user("bob").await;
+    assert_eq!(
+        bob.get(&format!("/api/v1/generations/{running_id}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_restart_puts_interrupted_and_queued_jobs_back_to_work() {
+    let (mut server, _admin) = server_with_model(&[]).await;
+    let ann = server.verified_user("ann").await;
+    let mut ids = Vec::new();
+    for seed in 0..3 {
+        let job: Value = generate(
+            &ann,
+            json!({"prompt": "queue me", "width": 128, "height": 128, "steps": 40, "seed": seed}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        ids.push(job["id"].as_str().unwrap().to_string());
+    }
+    wait_for_status(&ann, &ids[0], "running").await;
+    server.restart().await;
+    let ann = server.login("ann", support::PASSWORD).await;
+    for id in &ids {
+        let done = wait_for_status(&ann, id, "succeeded").await;
+        assert_eq!(done["images"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_damaged_model_fails_the_job_clearly_and_refunds() {
+    let (server, admin) = server_with_model(&[]).await;
+    let weights = server
+        .data_dir()
+        .join("models/tiny-sd-test/unet/model.onnx");
+    std::fs::write(&weights, b"not an onnx graph").unwrap();
+    let ann = server.verified_user("ann").await;
+    let before = balance(&ann).await;
+    let job: Value = generate(&ann, json!({"prompt": "x", "width": 64, "height": 64}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events = follow(&ann, job["id"].as_str().unwrap()).await;
+    let (name, failed) = events.last().unwrap();
+    assert_eq!(name, "failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("tiny-sd-test") && error.contains("unet"),
+        "{error}"
+    );
+    assert_eq!(balance(&ann).await, before, "refunded");
+    // The admin's verification finds the damaged file; the model leaves the offer.
+    let verified: Value = admin
+        .post("/api/v1/admin/models/tiny-sd-test/verify", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        verified["verify_error"]
+            .as_str()
+            .unwrap()
+            .contains("unet/model.onnx"),
+        "{verified}"
+    );
+    let models = ann.json("/api/v1/models").await;
+    assert_eq!(models["available"], json!(false));
+    // The server is still up and answers.
+    assert_eq!(ann.get("/api/v1/me").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn idempotency_credits_and_validation() {
+    let (server, admin) =
+        server_with_model(&[("STRATAMAKE_GENERATION__STARTING_CREDITS", "3")]).await;
+    let ann = server.verified_user("ann").await;
+    let send = |key: &'static str, body: Value| {
+        let ann = &ann;
+        async move {
+            ann.client
+                .post(format!("{}/api/v1/generations", ann.base))
+                .bearer_auth(ann.token.as_deref().unwrap())
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let body = json!({"prompt": "same", "width": 64, "height": 64, "seed": 1});
+    let first = send("k-1", body.clone()).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let again = send("k-1", body).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let (first, again): (Value, Value) = (first.json().await.unwrap(), again.json().await.unwrap());
+    assert_eq!(first["id"], again["id"]);
+    problem(
+        send(
+            "k-1",
+            json!({"prompt": "different", "width": 64, "height": 64}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(
+        balance(&ann).await,
+        2,
+        "one reservation for the repeated key"
+    );
+
+    for (body, field) in [
+        (json!({"prompt": "x", "width": 65}), "width"),
+        (json!({"prompt": "x", "steps": 0}), "steps"),
+        (json!({"prompt": "x", "scheduler": "heun"}), "scheduler"),
+        (json!({"prompt": "x", "count": 5}), "count"),
+        (json!({"prompt": "   "}), "prompt"),
+        (json!({"prompt": "x", "seed": 4294967296u64}), "seed"),
+        (json!({"prompt": "x", "strength": 0.5}), "strength"),
+        (json!({"prompt": "x", "model": "nope"}), "model"),
+        (
+            json!({"prompt": "x", "source_asset_id": "nope"}),
+            "source_asset_id",
+        ),
+    ] {
+        let answer = problem(generate(&ann, body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(answer["errors"].get(field).is_some(), "{field}: {answer}");
+    }
+    assert_eq!(balance(&ann).await, 2, "refused requests reserve nothing");
+
+    let too_many = problem(
+        generate(
+            &ann,
+            json!({"prompt": "x", "width": 64, "height": 64, "count": 3}),
+        )
+        .await,
+        StatusCode::PAYMENT_REQUIRED,
+    )
+    .await;
+    assert!(
+        too_many["detail"].as_str().unwrap().contains("3 credits"),
+        "{too_many}"
+    );
+    let id = ann.json("/api/v1/me").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let granted = admin
+        .post(
+            &format!("/api/v1/admin/users/{id}/credits"),
+            json!({"amount": 10, "note": "welcome"}),
+        )
+        .await;
+    assert_eq!(granted.status(), StatusCode::OK);
+    assert_eq!(balance(&ann).await, 12);
+    problem(
+        ann.post(
+            &format!("/api/v1/admin/users/{id}/credits"),
+            json!({"amount": 10}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn without_a_model_generation_says_how_to_get_one() {
+    let server = Server::start().await;
+    let ann = server.verified_user("ann").await;
+    let models = ann.json("/api/v1/models").await;
+    assert_eq!(models["available"], json!(false));
+    assert!(
+        models["problem"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("stratamake models import"),
+        "{models}"
+    );
+    problem(
+        generate(&ann, json!({"prompt": "x"})).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    // The test-only model is never offered on a normal instance.
+    let admin = server.admin().await;
+    admin
+        .post("/api/v1/admin/models", json!({ "path": tiny_model() }))
+        .await;
+    assert_eq!(ann.json("/api/v1/models").await["available"], json!(false));
+}
