@@ -15,7 +15,7 @@ async fn browser_end_to_end() {
         root.join("node_modules/playwright-core").is_dir(),
         "playwright-core is not installed: run `scripts/setup.sh test` (part of `make test`)"
     );
-    let server = Server::start().await;
+    let server = Server::start_with(&[("STRATAMAKE_GENERATION__ALLOW_TEST_MODELS", "true")]).await;
     server.admin().await;
     let screenshots = std::env::var("SCREENSHOT_DIR").ok();
     let mut command = Command::new("node");
@@ -26,7 +26,8 @@ async fn browser_end_to_end() {
         .env("STRATAMAKE_URL", &server.url)
         .env("MAIL_DIR", &server.smtp.dir)
         .env("ADMIN_LOGIN", "boss")
-        .env("ADMIN_PASSWORD", support::PASSWORD);
+        .env("ADMIN_PASSWORD", support::PASSWORD)
+        .env("TINY_MODEL_DIR", root.join("models/tiny-sd"));
     if let Some(dir) = screenshots {
         command.env("SCREENSHOT_DIR", dir);
     }

@@ -450,3 +450,93 @@ async fn without_a_model_generation_says_how_to_get_one() {
         .await;
     assert_eq!(ann.json("/api/v1/models").await["available"], json!(false));
 }
+
+#[tokio::test]
+async fn the_openai_compatible_endpoint_answers_like_openai() {
+    let (server, _admin) = server_with_model(&[]).await;
+    let ann = server.verified_user("ann").await;
+    let created: Value = ann
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "openai client", "scopes": ["read", "generate"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut client = server.api();
+    client.token = Some(created["token"].as_str().unwrap().to_string());
+
+    let answer = client
+        .post(
+            "/v1/images/generations",
+            json!({"model": "dall-e-3", "prompt": "an owl", "n": 2, "size": "64x64",
+                   "response_format": "b64_json", "quality": "standard"}),
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body: Value = answer.json().await.unwrap();
+    assert!(body["created"].as_i64().unwrap() > 0);
+    let data = body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(data[0]["b64_json"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        png_parameters(&png).starts_with("an owl\nSteps: 4"),
+        "default model's steps"
+    );
+    assert_eq!(data[0]["revised_prompt"], "an owl");
+
+    let answer: Value = client
+        .post(
+            "/v1/images/generations",
+            json!({"prompt": "a fox", "size": "64x64"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = answer["data"][0]["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&server.url), "{url}");
+    // The link works without signing in; a changed signature does not.
+    let anonymous = reqwest::Client::new();
+    let fetched = anonymous.get(&url).send().await.unwrap();
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(fetched.headers()["content-type"], "image/png");
+    let tampered = format!("{}x", url);
+    assert_eq!(
+        anonymous.get(&tampered).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let bad: Value = client
+        .post(
+            "/v1/images/generations",
+            json!({"prompt": "x", "size": "big"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bad["error"]["type"], "invalid_request_error");
+    assert_eq!(bad["error"]["param"], "size");
+    let too_many = client
+        .post(
+            "/v1/images/generations",
+            json!({"prompt": "x", "n": 9, "size": "64x64"}),
+        )
+        .await;
+    assert_eq!(too_many.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        too_many.json::<Value>().await.unwrap()["error"]["param"],
+        "n"
+    );
+    let unsigned = server
+        .api()
+        .post("/v1/images/generations", json!({"prompt": "x"}))
+        .await;
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    assert!(unsigned.json::<Value>().await.unwrap()["error"]["message"].is_string());
+}

@@ -15,7 +15,32 @@ pub struct InstallSecrets {
     pub hmac_key: Vec<u8>,
 }
 
+/// HMAC-SHA256 of `message` for one `purpose` (so a value signed for one use is never
+/// valid for another), base64url without padding.
+pub fn mac(key: &[u8], purpose: &str, message: &str) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(purpose.as_bytes());
+    mac.update(b":");
+    mac.update(message.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
 impl InstallSecrets {
+    /// Signs `message` for `purpose` with the install's HMAC key.
+    pub fn sign(&self, purpose: &str, message: &str) -> String {
+        mac(&self.hmac_key, purpose, message)
+    }
+
+    /// Whether `signature` is this install's signature of `message` for `purpose`.
+    pub fn verify(&self, purpose: &str, message: &str, signature: &str) -> bool {
+        super::tokens::constant_time_eq(
+            self.sign(purpose, message).as_bytes(),
+            signature.as_bytes(),
+        )
+    }
+
     /// Loads the secrets, creating any that do not exist yet. Returns whether this was
     /// the first start (no secret existed).
     pub async fn load_or_create(db: &Db, now: i64) -> anyhow::Result<(Self, bool)> {

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::{Deserialize, Serialize};
@@ -381,10 +380,7 @@ pub fn unseal(key: &[u8], sealed: &str, now: i64) -> Option<FlowState> {
 }
 
 fn mac(key: &[u8], body: &str) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key");
-    mac.update(b"oidc-flow:");
-    mac.update(body.as_bytes());
-    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    crate::platform::secrets::mac(key, "oidc-flow", body)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod models;
+pub mod openai;
 pub mod params;
 pub mod runner;
 
@@ -30,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::patch, admin::remove))
         .routes(routes!(admin::verify_one))
         .routes(routes!(admin::cancel_any))
+        .routes(routes!(openai::images))
 }
 
 /// Puts jobs interrupted by the last stop back in the queue, loads ONNX Runtime (in the

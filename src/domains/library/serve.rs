@@ -28,6 +28,35 @@ const CHUNK: usize = 256 * 1024;
 #[derive(Deserialize)]
 pub struct BlobQuery {
     pub download: Option<String>,
+    /// A signed link (see [`signed_url`]): valid until this unix time.
+    pub expires: Option<i64>,
+    pub signature: Option<String>,
+}
+
+const LINK_PURPOSE: &str = "blob-link";
+
+/// A link to a file that works without signing in until `expires` (for API clients
+/// that fetch result URLs, as OpenAI's image API hands them out).
+pub fn signed_url(state: &AppState, hash: &str, expires: i64) -> String {
+    let signature = state
+        .secrets
+        .sign(LINK_PURPOSE, &format!("{hash}:{expires}"));
+    format!(
+        "{}/blobs/{hash}?expires={expires}&signature={signature}",
+        state.config.public_base()
+    )
+}
+
+fn valid_link(state: &AppState, hash: &str, query: &BlobQuery) -> bool {
+    match (query.expires, &query.signature) {
+        (Some(expires), Some(signature)) => {
+            expires > state.now()
+                && state
+                    .secrets
+                    .verify(LINK_PURPOSE, &format!("{hash}:{expires}"), signature)
+        }
+        _ => false,
+    }
 }
 
 /// Parses a single `bytes=` range against a length; `Err` when unsatisfiable.
@@ -74,6 +103,7 @@ pub async fn serve(
         .await?
         .ok_or(ApiError::NotFound)?;
     let allowed = access.public
+        || valid_link(&state, &hash, &query)
         || viewer
             .as_ref()
             .is_some_and(|v| v.role == Role::Admin || access.owners.contains(&v.user_id));
