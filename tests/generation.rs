@@ -540,3 +540,76 @@ async fn the_openai_compatible_endpoint_answers_like_openai() {
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
     assert!(unsigned.json::<Value>().await.unwrap()["error"]["message"].is_string());
 }
+
+#[tokio::test]
+async fn a_finished_generation_mails_those_who_asked_with_one_click_unsubscribe() {
+    let (server, _admin) = server_with_model(&[]).await;
+    let ann = server.verified_user("ann").await;
+    let settings = ann.json("/api/v1/me/notifications").await;
+    assert_eq!(
+        settings["generation_done"],
+        json!(false),
+        "off unless chosen"
+    );
+    let set = ann
+        .put("/api/v1/me/notifications", json!({"generation_done": true}))
+        .await;
+    assert_eq!(set.status(), StatusCode::OK);
+    let job: Value = generate(
+        &ann,
+        json!({"prompt": "a mailed owl", "width": 64, "height": 64}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    follow(&ann, job["id"].as_str().unwrap()).await;
+    let mail = server
+        .smtp
+        .wait_for("ann@example.org", "Your images are ready");
+    assert!(mail.text.contains("a mailed owl"), "{}", mail.text);
+    let header = mail.header("List-Unsubscribe").expect("List-Unsubscribe");
+    assert_eq!(
+        mail.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let url = header
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string();
+    assert!(url.starts_with(&format!("{}/api/v1/unsubscribe?token=", server.url)));
+
+    // The one-click POST a mail client makes: no sign-in, RFC 8058 body.
+    let clicked = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(clicked.status(), StatusCode::OK);
+    assert_eq!(
+        ann.json("/api/v1/me/notifications").await["generation_done"],
+        json!(false)
+    );
+    let forged = reqwest::Client::new()
+        .post(format!("{url}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+
+    let before = server.smtp.count_to("ann@example.org");
+    let job: Value = generate(&ann, json!({"prompt": "quiet", "width": 64, "height": 64}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    follow(&ann, job["id"].as_str().unwrap()).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        server.smtp.count_to("ann@example.org"),
+        before,
+        "no mail after unsubscribing"
+    );
+}

@@ -60,6 +60,7 @@ pub fn personal_data_registry() -> Vec<PersonalTable> {
     let mut all: Vec<PersonalTable> = Vec::new();
     all.extend_from_slice(PLATFORM_PERSONAL_DATA);
     all.extend_from_slice(admin::PERSONAL_DATA);
+    all.extend_from_slice(accounts::PERSONAL_DATA);
     all.extend_from_slice(library::PERSONAL_DATA);
     all.extend_from_slice(credits::PERSONAL_DATA);
     all.extend_from_slice(generation::PERSONAL_DATA);

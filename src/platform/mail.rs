@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -34,14 +35,17 @@ pub struct OutgoingMail {
     pub kind: &'static str,
     pub text: String,
     pub html: String,
+    /// For optional mails: the one-click unsubscribe link (RFC 8058), sent as
+    /// `List-Unsubscribe` with `List-Unsubscribe-Post`.
+    pub unsubscribe_url: Option<String>,
 }
 
 /// Puts a mail into the outbox inside the caller's transaction.
 pub fn enqueue(tx: &Transaction<'_>, mail: &OutgoingMail, now: i64) -> rusqlite::Result<i64> {
     tx.execute(
         "INSERT INTO mail_outbox (user_id, to_addr, subject, kind, body_text, body_html,
-                                  next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                                  next_attempt_at, created_at, unsubscribe_url)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
         params![
             mail.user_id,
             mail.to,
@@ -49,7 +53,8 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &OutgoingMail, now: i64) -> rusqlite:
             mail.kind,
             mail.text,
             mail.html,
-            now
+            now,
+            mail.unsubscribe_url
         ],
     )?;
     Ok(tx.last_insert_rowid())
@@ -72,6 +77,7 @@ struct DueMail {
     text: String,
     html: String,
     attempts: i64,
+    unsubscribe_url: Option<String>,
 }
 
 impl Mailer {
@@ -138,7 +144,7 @@ impl Mailer {
             .db
             .query(move |conn| {
                 let mut stmt = conn.prepare(
-                    "SELECT id, to_addr, subject, body_text, body_html, attempts FROM mail_outbox
+                    "SELECT id, to_addr, subject, body_text, body_html, attempts, unsubscribe_url FROM mail_outbox
                      WHERE status = 'queued' AND next_attempt_at <= ?1 ORDER BY id LIMIT 50",
                 )?;
                 let rows = stmt.query_map([now], |r| {
@@ -149,6 +155,7 @@ impl Mailer {
                         text: r.get(3)?,
                         html: r.get(4)?,
                         attempts: r.get(5)?,
+                        unsubscribe_url: r.get(6)?,
                     })
                 })?;
                 rows.collect::<Result<Vec<_>, _>>()
@@ -196,7 +203,14 @@ impl Mailer {
         Ok(count)
     }
 
-    fn build(&self, to: &str, subject: &str, text: &str, html: &str) -> Result<Message, String> {
+    fn build(
+        &self,
+        to: &str,
+        subject: &str,
+        text: &str,
+        html: &str,
+        unsubscribe_url: Option<&str>,
+    ) -> Result<Message, String> {
         let from: Mailbox = self
             .smtp
             .from
@@ -205,10 +219,19 @@ impl Mailer {
         let to: Mailbox = to
             .parse()
             .map_err(|e| format!("invalid recipient address: {e}"))?;
-        Message::builder()
-            .from(from)
-            .to(to)
-            .subject(subject)
+        let mut builder = Message::builder().from(from).to(to).subject(subject);
+        if let Some(url) = unsubscribe_url {
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
+        builder
             .multipart(MultiPart::alternative_plain_html(
                 text.to_string(),
                 html.to_string(),
@@ -217,7 +240,13 @@ impl Mailer {
     }
 
     async fn deliver(&self, mail: &DueMail) -> Result<String, String> {
-        let message = self.build(&mail.to, &mail.subject, &mail.text, &mail.html)?;
+        let message = self.build(
+            &mail.to,
+            &mail.subject,
+            &mail.text,
+            &mail.html,
+            mail.unsubscribe_url.as_deref(),
+        )?;
         if self.smtp.host.is_empty() {
             return self.write_eml(mail.id, &message, &mail.text).await;
         }
@@ -278,7 +307,7 @@ impl Mailer {
             "This is a test mail from {instance_name}. If you can read it, outgoing mail works."
         );
         let html = format!("<p>{}</p>", html_escape(&text));
-        let message = match self.build(to, &subject, &text, &html) {
+        let message = match self.build(to, &subject, &text, &html, None) {
             Ok(m) => m,
             Err(e) => {
                 transcript.push(e);

@@ -112,6 +112,7 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    raw: Vec<u8>,
 }
 
 impl Mail {
@@ -130,7 +131,14 @@ impl Mail {
             subject: message.subject().unwrap_or_default().to_string(),
             text: message.body_text(0).unwrap_or_default().into_owned(),
             html: message.body_html(0).unwrap_or_default().into_owned(),
+            raw: raw.to_vec(),
         }
+    }
+
+    /// A header's raw value, trimmed.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let message = mail_parser::MessageParser::default().parse(&self.raw)?;
+        message.header_raw(name).map(|v| v.trim().to_string())
     }
 
     /// The token of the first link to `path` (e.g. `/verify`) in the text part.

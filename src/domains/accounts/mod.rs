@@ -1,6 +1,7 @@
 //! The accounts domain: the signed-in user's profile, sessions and personal access
-//! tokens (`/api/v1/me...`). It works through the auth domain's store functions.
+//! tokens, notification choices (`/api/v1/me...`) and one-click unsubscribe. It works through the auth domain's store functions.
 
+pub mod notifications;
 pub mod profile;
 pub mod sessions;
 pub mod tokens;
@@ -9,6 +10,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::platform::personal_data::{Erase, PersonalTable};
+
+pub const PERSONAL_DATA: &[PersonalTable] = &[PersonalTable {
+    table: "notification_settings",
+    user_column: "user_id",
+    export_columns: &["generation_done", "updated_at"],
+    erase: Erase::Delete,
+}];
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -19,4 +28,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::revoke))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(notifications::get, notifications::put))
+        .routes(routes!(notifications::unsubscribe))
 }

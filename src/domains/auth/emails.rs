@@ -53,6 +53,7 @@ pub fn compose(state: &AppState, mail: Compose<'_>) -> OutgoingMail {
         kind: mail.kind,
         text,
         html,
+        unsubscribe_url: None,
     }
 }
 

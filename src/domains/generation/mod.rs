@@ -54,10 +54,7 @@ pub async fn start_workers(state: &AppState) -> anyhow::Result<()> {
         }
     });
     let handler = Arc::new(runner::Generator {
-        engine: state.generation.clone(),
-        db: state.db.clone(),
-        blobs: state.blobs.clone(),
-        default_quota: state.config.storage.default_quota_bytes,
+        state: state.clone(),
     });
     crate::platform::jobs::spawn_workers(
         state.config.generation.workers,

@@ -14,6 +14,10 @@ use serde_json::json;
 
 use super::models::{self, Model};
 use super::params::GenerationParams;
+use crate::app::AppState;
+use crate::domains::accounts::notifications;
+use crate::domains::auth::emails::{self, Compose};
+use crate::domains::auth::store as auth_store;
 use crate::domains::credits::ledger;
 use crate::domains::library::store::{self as library, AddError, NewAsset};
 use crate::engines::diffusion::manifest::Manifest;
@@ -21,9 +25,9 @@ use crate::engines::diffusion::pipeline::{Pipeline, PipelineError, Request, Step
 use crate::engines::diffusion::{png, preview};
 use crate::engines::media;
 use crate::engines::onnx::{self, Runtime, RuntimeOptions, Unavailable};
-use crate::platform::blobs::{BlobStore, StagedBlob};
-use crate::platform::db::Db;
+use crate::platform::blobs::StagedBlob;
 use crate::platform::jobs::{Failure, Finished, Job, JobContext, JobHandler, Progress};
+use crate::platform::mail;
 
 /// A loaded model and the memory it is counted for.
 struct Loaded {
@@ -116,10 +120,7 @@ pub struct Image {
 
 /// The job handler for `image` generations.
 pub struct Generator {
-    pub engine: Arc<Engine>,
-    pub db: Db,
-    pub blobs: BlobStore,
-    pub default_quota: u64,
+    pub state: AppState,
 }
 
 fn failure(error: PipelineError) -> Failure {
@@ -138,10 +139,11 @@ impl Generator {
         let handle = tokio::runtime::Handle::current();
         let id = asset_id.clone();
         let asset = handle
-            .block_on(self.db.query(move |conn| library::get(conn, &id)))
+            .block_on(self.state.db.query(move |conn| library::get(conn, &id)))
             .map_err(|e| Failure::Error(e.to_string()))?
             .ok_or_else(|| Failure::Error("the start image was deleted".into()))?;
         let path = self
+            .state
             .blobs
             .path(&asset.sha256)
             .ok_or_else(|| Failure::Error("the start image's file is missing".into()))?;
@@ -158,7 +160,8 @@ impl Generator {
     }
 
     fn stage(&self, bytes: &[u8]) -> Result<StagedBlob, Failure> {
-        self.blobs
+        self.state
+            .blobs
             .stage_bytes(bytes)
             .map_err(|e| Failure::Error(format!("storing the image failed: {e}")))
     }
@@ -173,13 +176,17 @@ impl JobHandler for Generator {
         let handle = tokio::runtime::Handle::current();
         let wanted = params.model.clone();
         let model = handle
-            .block_on(self.db.query(move |conn| models::get(conn, &wanted)))
+            .block_on(self.state.db.query(move |conn| models::get(conn, &wanted)))
             .map_err(|e| Failure::Error(e.to_string()))?
             .filter(|m| m.enabled)
             .ok_or_else(|| {
                 Failure::Error(format!("model {} is not available any more", params.model))
             })?;
-        let pipeline = self.engine.pipeline(&model).map_err(Failure::Error)?;
+        let pipeline = self
+            .state
+            .generation
+            .pipeline(&model)
+            .map_err(Failure::Error)?;
         let mut pipeline = pipeline
             .lock()
             .map_err(|_| Failure::Error("the model crashed earlier; restart the server".into()))?;
@@ -251,6 +258,21 @@ impl JobHandler for Generator {
         outcome: Result<Vec<Image>, Failure>,
         now: i64,
     ) -> anyhow::Result<Finished> {
+        let finished = self.record(tx, job, outcome, now)?;
+        self.notify(tx, job, &finished, now)?;
+        Ok(finished)
+    }
+}
+
+impl Generator {
+    /// Stores the images as assets and settles, or refunds; says how the job ended.
+    fn record(
+        &self,
+        tx: &Transaction<'_>,
+        job: &Job,
+        outcome: Result<Vec<Image>, Failure>,
+        now: i64,
+    ) -> anyhow::Result<Finished> {
         let refund =
             |reason: &str| ledger::refund(tx, &job.user_id, &job.id, job.cost, reason, now);
         let images = match outcome {
@@ -267,7 +289,11 @@ impl JobHandler for Generator {
         let params: GenerationParams = serde_json::from_value(job.params.clone())?;
         // All images or none: checked against the quota before any is added.
         let (used, _) = library::usage(tx, &job.user_id)?;
-        let quota = library::quota(tx, &job.user_id, self.default_quota)?;
+        let quota = library::quota(
+            tx,
+            &job.user_id,
+            self.state.config.storage.default_quota_bytes,
+        )?;
         let size: u64 = images.iter().map(|i| i.png.size).sum();
         if used + size as i64 > quota {
             for image in images {
@@ -303,7 +329,13 @@ impl JobHandler for Generator {
                 thumbnail: Some(image.thumbnail),
                 preview: Some(image.preview),
             };
-            match library::add(tx, &self.blobs, new, self.default_quota, now) {
+            match library::add(
+                tx,
+                &self.state.blobs,
+                new,
+                self.state.config.storage.default_quota_bytes,
+                now,
+            ) {
                 Ok(id) => asset_ids.push(id),
                 Err(AddError::OverQuota { .. }) => anyhow::bail!("the quota changed while storing"),
                 Err(AddError::Failed(e)) => return Err(e),
@@ -315,5 +347,73 @@ impl JobHandler for Generator {
             "asset_ids": asset_ids,
             "seeds": seeds,
         })))
+    }
+
+    /// Mails the user that the job ended, if they asked for such mails.
+    fn notify(
+        &self,
+        tx: &Transaction<'_>,
+        job: &Job,
+        finished: &Finished,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let title = job.params["prompt"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(60)
+            .collect::<String>();
+        let (subject, summary) = match finished {
+            Finished::Succeeded(result) => {
+                let count = result["asset_ids"].as_array().map_or(0, Vec::len);
+                let images = if count == 1 { "image" } else { "images" };
+                (
+                    "Your images are ready",
+                    format!("{count} {images} for \u{201c}{title}\u{201d} are in your library."),
+                )
+            }
+            Finished::Failed(message) => (
+                "A generation failed",
+                format!(
+                    "\u{201c}{title}\u{201d} could not be made: {message} Your credits were refunded."
+                ),
+            ),
+            Finished::Cancelled => return Ok(()),
+        };
+        if !notifications::settings(tx, &job.user_id)?.generation_done {
+            return Ok(());
+        }
+        let Some(user) = auth_store::user_by_id(tx, &job.user_id)? else {
+            return Ok(());
+        };
+        let unsubscribe = notifications::unsubscribe_url(
+            &self.state,
+            &job.user_id,
+            notifications::GENERATION_DONE,
+        );
+        let mut mail = emails::compose(
+            &self.state,
+            Compose {
+                to: &user.email,
+                user_id: Some(&job.user_id),
+                kind: "generation_done",
+                subject,
+                paragraphs: &[
+                    summary,
+                    format!(
+                        "You get this mail because you turned on mails for finished generations. \
+                         Turn them off in your profile, or with one click: {unsubscribe}"
+                    ),
+                ],
+                action: Some((
+                    "Open your library",
+                    format!("{}/library", self.state.config.public_base()),
+                )),
+            },
+        );
+        mail.unsubscribe_url = Some(unsubscribe);
+        mail::enqueue(tx, &mail, now)?;
+        self.state.mailer.wake();
+        Ok(())
     }
 }
