@@ -81,6 +81,9 @@ pub enum Command {
 pub enum ModelsCommand {
     /// Copies a model folder (with its model.toml) into the data dir and verifies it.
     Import { dir: PathBuf },
+    /// Fetches a model over HTTP: a catalogue name (e.g. sd-turbo) or the URL of a
+    /// folder that serves model.toml and its files.
+    Pull { what: String },
     /// Lists installed models.
     List,
     /// Re-hashes a model's files against its manifest.

@@ -613,3 +613,115 @@ async fn a_finished_generation_mails_those_who_asked_with_one_click_unsubscribe(
         "no mail after unsubscribing"
     );
 }
+
+/// A static HTTP server (Python's) for a folder, on a free port.
+struct Static {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Static {
+    fn serve(dir: &Path) -> Self {
+        let port = support::free_port();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 serves the model folder");
+        let url = format!("http://127.0.0.1:{port}/");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Static { child, url }
+    }
+}
+
+impl Drop for Static {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn models_pull_fetches_over_http_and_refuses_a_changed_file() {
+    let server = Server::start().await;
+    let folder = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(&tiny_model()), folder.path());
+    let http = Static::serve(folder.path());
+
+    // A damaged file on the server: the SHA-256 in model.toml catches it, nothing stays.
+    let weights = folder.path().join("unet/model.onnx_data");
+    let original = std::fs::read(&weights).unwrap();
+    let mut damaged = original.clone();
+    damaged[1000] ^= 0xFF;
+    std::fs::write(&weights, &damaged).unwrap();
+    let refused = server
+        .command()
+        .args(["models", "pull", &http.url])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("unet/model.onnx_data") && said.contains("SHA-256"),
+        "{said}"
+    );
+    let models_dir = server.data_dir().join("models");
+    let left: Vec<_> = std::fs::read_dir(&models_dir)
+        .map(|d| d.filter_map(|e| e.ok()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "nothing of a refused pull stays: {left:?}");
+
+    std::fs::write(&weights, &original).unwrap();
+    let pulled = server
+        .command()
+        .args(["models", "pull", &http.url])
+        .output()
+        .unwrap();
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let listed = server.command().args(["models", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("tiny-sd-test"));
+    let verified = server
+        .command()
+        .args(["models", "verify", "tiny-sd-test"])
+        .output()
+        .unwrap();
+    assert!(verified.status.success());
+    let unknown = server
+        .command()
+        .args(["models", "pull", "no-such-model"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("sd-turbo"));
+}

@@ -23,13 +23,28 @@ pub async fn import(state: &AppState, source: PathBuf, actor: Option<String>) ->
         tokio::task::spawn_blocking(move || models::install_folder(&source, &models_dir))
             .await
             .map_err(|e| ApiError::Internal(e.into()))?
-            .map_err(|e| match e {
-                ImportError::Exists(_) => ApiError::Conflict(e.to_string()),
-                ImportError::Manifest(m) => ApiError::field("path", m.to_string()),
-                ImportError::Io(io) => {
-                    ApiError::field("path", format!("The folder could not be copied: {io}"))
-                }
-            })?;
+            .map_err(import_error)?;
+    record(state, manifest, actor).await
+}
+
+/// An import failure as the API answers it.
+pub fn import_error(e: ImportError) -> ApiError {
+    match e {
+        ImportError::Exists(_) => ApiError::Conflict(e.to_string()),
+        ImportError::Manifest(m) => ApiError::field("path", m.to_string()),
+        ImportError::Io(io) => {
+            ApiError::field("path", format!("The folder could not be copied: {io}"))
+        }
+        ImportError::Download(d) => ApiError::BadRequest(d),
+    }
+}
+
+/// Records an installed model (and who installed it).
+pub async fn record(
+    state: &AppState,
+    manifest: Manifest,
+    actor: Option<String>,
+) -> ApiResult<Model> {
     let now = state.now();
     let id = manifest.id.clone();
     state

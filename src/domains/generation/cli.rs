@@ -2,7 +2,7 @@
 
 use crate::app::AppState;
 use crate::cli::ModelsCommand;
-use crate::domains::generation::{admin, models};
+use crate::domains::generation::{admin, models, pull};
 
 fn describe(model: &models::Model) -> String {
     let mut flags = Vec::new();
@@ -44,6 +44,22 @@ pub async fn models(state: &AppState, command: ModelsCommand) -> anyhow::Result<
                 .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
             let model = admin::import(state, dir, None).await.map_err(fail)?;
             println!("Imported and verified:\n{}", describe(&model));
+        }
+        ModelsCommand::Pull { what } => {
+            let models_dir = state.generation.models_dir.clone();
+            let pulled = pull::pull(&what, &models_dir)
+                .await
+                .map_err(|e| fail(admin::import_error(e)))?;
+            let model = admin::record(state, pulled.manifest, None)
+                .await
+                .map_err(fail)?;
+            println!("Downloaded and verified:\n{}", describe(&model));
+            if !pulled.unpinned.is_empty() {
+                println!(
+                    "Not pinned by the catalogue (hash taken from this download): {}",
+                    pulled.unpinned.join(", ")
+                );
+            }
         }
         ModelsCommand::List => {
             let all = state.db.query(models::list).await?;

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod models;
 pub mod openai;
 pub mod params;
+pub mod pull;
 pub mod runner;
 
 use utoipa_axum::router::OpenApiRouter;

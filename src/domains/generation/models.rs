@@ -125,6 +125,8 @@ pub enum ImportError {
     Exists(String),
     #[error("copying the model failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error("downloading the model failed: {0}")]
+    Download(String),
 }
 
 fn copy_tree(from: &Path, to: &Path, manifest: &Manifest) -> std::io::Result<()> {
@@ -147,6 +149,18 @@ pub fn install_folder(
     models_dir: &Path,
 ) -> Result<(Manifest, PathBuf), ImportError> {
     let manifest = Manifest::read(source)?;
+    install_with(models_dir, manifest, |staging, manifest| {
+        copy_tree(source, staging, manifest).map_err(ImportError::from)
+    })
+}
+
+/// Fills a staging folder with `fill`, verifies it against the manifest, then moves it
+/// to `models_dir/<id>`; on any failure nothing is left behind.
+pub fn install_with(
+    models_dir: &Path,
+    manifest: Manifest,
+    fill: impl FnOnce(&Path, &Manifest) -> Result<(), ImportError>,
+) -> Result<(Manifest, PathBuf), ImportError> {
     let target = models_dir.join(&manifest.id);
     if target.exists() {
         return Err(ImportError::Exists(manifest.id));
@@ -154,10 +168,10 @@ pub fn install_folder(
     std::fs::create_dir_all(models_dir)?;
     let staging = models_dir.join(format!(".{}.partial", manifest.id));
     let _ = std::fs::remove_dir_all(&staging);
-    let copied = copy_tree(source, &staging, &manifest)
-        .map_err(ImportError::from)
+    std::fs::create_dir_all(&staging)?;
+    let filled = fill(&staging, &manifest)
         .and_then(|()| manifest.verify(&staging).map_err(ImportError::from));
-    if let Err(e) = copied {
+    if let Err(e) = filled {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
@@ -171,7 +185,8 @@ pub fn clean_partial_imports(models_dir: &Path) {
     if let Ok(entries) = std::fs::read_dir(models_dir) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') && name.ends_with(".partial") {
+            if name.starts_with('.') && (name.ends_with(".partial") || name.ends_with(".download"))
+            {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
