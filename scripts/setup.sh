@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the appliance and its tests need on a Debian 12 machine with the Rust
 # toolchain, Python 3 and Node 20. Idempotent: each step is skipped when already done.
-#   scripts/setup.sh run    what `make run` needs
-#   scripts/setup.sh test   what `make test` needs (SMTP server, browser, npm packages)
+#   scripts/setup.sh run    what `make run` needs (ONNX Runtime beside the binaries)
+#   scripts/setup.sh test   that, plus what `make test` needs (SMTP server, browser, npm packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-run}"

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
-use ort::session::Session;
+use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 
 use super::manifest::Manifest;
@@ -92,7 +92,7 @@ impl Graph {
     /// Runs with named inputs; returns the first output as f32 values.
     fn run(
         &mut self,
-        inputs: Vec<(&'static str, DynValue)>,
+        inputs: Vec<(&'static str, SessionInputValue<'_>)>,
         timer: &mut Duration,
     ) -> Result<(Vec<i64>, Vec<f32>), PipelineError> {
         let started = Instant::now();
@@ -245,7 +245,7 @@ impl Pipeline {
                 .into_dyn(),
         };
         self.text_encoder
-            .run(vec![("input_ids", input)], &mut self.onnx_time)
+            .run(vec![("input_ids", input.into())], &mut self.onnx_time)
     }
 
     /// Encodes the prompt, and the negative prompt when guidance is on.
@@ -316,6 +316,12 @@ impl Pipeline {
         let per_image = latents.len();
         let mut scaled = vec![0f32; per_image];
         let steps = scheduler.len();
+        // The text conditioning is the same at every step: one tensor for all of them.
+        let hidden = float_tensor(
+            conditioning.shape.clone(),
+            conditioning.embeddings.clone(),
+            hidden_type,
+        )?;
         for step in 0..steps {
             let t = scheduler.timesteps()[step];
             scheduler.scale_model_input(step, latents, &mut scaled)?;
@@ -338,16 +344,11 @@ impl Pipeline {
                     .into_dyn(),
                 float => float_tensor(shape, vec![t as f32; timesteps], float)?,
             };
-            let hidden = float_tensor(
-                conditioning.shape.clone(),
-                conditioning.embeddings.clone(),
-                hidden_type,
-            )?;
             let (_, prediction) = self.unet.run(
                 vec![
-                    ("sample", sample),
-                    ("timestep", timestep),
-                    ("encoder_hidden_states", hidden),
+                    ("sample", sample.into()),
+                    ("timestep", timestep.into()),
+                    ("encoder_hidden_states", (&hidden).into()),
                 ],
                 &mut self.onnx_time,
             )?;
@@ -403,7 +404,7 @@ impl Pipeline {
         )?;
         let (_, pixels) = self
             .vae_decoder
-            .run(vec![("latent_sample", input)], &mut self.onnx_time)?;
+            .run(vec![("latent_sample", input.into())], &mut self.onnx_time)?;
         Ok(pixels)
     }
 
@@ -424,7 +425,7 @@ impl Pipeline {
         }
         let ty = encoder.input_type("sample")?;
         let input = float_tensor(vec![1, 3, height as i64, width as i64], pixels, ty)?;
-        let (_, latents) = encoder.run(vec![("sample", input)], &mut self.onnx_time)?;
+        let (_, latents) = encoder.run(vec![("sample", input.into())], &mut self.onnx_time)?;
         let factor = self.manifest.vae_scaling_factor;
         // Some exports return the distribution's mean and log-variance (8 channels).
         let per_latent = LATENT_CHANNELS * plane / (VAE_FACTOR * VAE_FACTOR);

@@ -73,7 +73,7 @@ pub fn encode(image: &RgbImage, parameters: &str) -> Result<Vec<u8>, png::Encodi
     let mut encoder = png::Encoder::new(&mut out, image.width(), image.height());
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_compression(png::Compression::Balanced);
+    encoder.set_compression(png::Compression::Fast);
     if parameters.chars().all(|c| (c as u32) <= 0xFF) {
         encoder.add_text_chunk("parameters".into(), parameters.into())?;
     } else {
