@@ -725,3 +725,31 @@ async fn models_pull_fetches_over_http_and_refuses_a_changed_file() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("sd-turbo"));
 }
+
+#[tokio::test]
+async fn a_requested_gpu_provider_that_is_missing_is_an_error_not_a_silent_fallback() {
+    let (server, _admin) =
+        server_with_model(&[("STRATAMAKE_GENERATION__EXECUTION_PROVIDER", "cuda")]).await;
+    let doctor = server.command().arg("doctor").output().unwrap();
+    assert!(!doctor.status.success());
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("cuda")),
+        "{report}"
+    );
+    let ann = server.verified_user("ann").await;
+    let job: Value = generate(&ann, json!({"prompt": "x", "width": 64, "height": 64}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events = follow(&ann, job["id"].as_str().unwrap()).await;
+    let (name, failed) = events.last().unwrap();
+    assert_eq!(name, "failed");
+    assert!(
+        failed["error"].as_str().unwrap().contains("cuda"),
+        "{failed}"
+    );
+}
