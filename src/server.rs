@@ -349,6 +349,7 @@ pub async fn launch_with_listener(
         );
     }
     let app = router(state.clone());
+    let jobs = state.jobs.clone();
     tracing::info!(%addr, public_url = %state.config.public_base(), mail = %state.mailer.describe(),
         ready_ms = started.elapsed().as_millis() as u64, "StrataMake is ready");
     // Responses go out as they are written, not held back by Nagle's algorithm waiting
@@ -369,6 +370,9 @@ pub async fn launch_with_listener(
                 _ = termination_signal() => {}
             }
             tracing::info!("shutting down: finishing requests in flight");
+            // Event streams never finish by themselves; a job still running is
+            // queued again at the next start.
+            jobs.close();
         })
         .await
         .context("the HTTP server failed")

@@ -74,6 +74,15 @@ async fn follow(api: &Api, id: &str) -> Vec<(String, Value)> {
     panic!("the event stream ended without a final status: {events:?}");
 }
 
+/// Queues a generation, follows it to success and returns its first image's asset id.
+async fn first_image(api: &Api, body: Value) -> String {
+    let job: Value = generate(api, body).await.json().await.unwrap();
+    let events = follow(api, job["id"].as_str().unwrap()).await;
+    let (name, done) = events.last().unwrap();
+    assert_eq!(name, "succeeded", "{done}");
+    done["images"][0]["asset_id"].as_str().unwrap().to_string()
+}
+
 async fn wait_for_status(api: &Api, id: &str, wanted: &str) -> Value {
     for _ in 0..1200 {
         let job = api.json(&format!("/api/v1/generations/{id}")).await;
@@ -102,6 +111,17 @@ fn png_parameters(bytes: &[u8]) -> String {
         .find(|t| t.keyword == "parameters")
         .map(|t| t.text.clone())
         .expect("a tEXt chunk named parameters")
+}
+
+/// The `parameters` chunk of an asset's PNG, fetched as its owner.
+async fn asset_parameters(api: &Api, asset: &Value) -> String {
+    let png = api
+        .get(asset["url"].as_str().unwrap())
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    png_parameters(&png)
 }
 
 #[tokio::test]
@@ -159,13 +179,7 @@ async fn generate_follow_progress_and_find_the_results_with_their_parameters() {
     let library = ann.json("/api/v1/assets?q=red%20cube").await;
     assert_eq!(library["items"].as_array().unwrap().len(), 2);
 
-    let png = ann
-        .get(asset["url"].as_str().unwrap())
-        .await
-        .bytes()
-        .await
-        .unwrap();
-    let parameters = png_parameters(&png);
+    let parameters = asset_parameters(&ann, &asset).await;
     assert!(
         parameters.starts_with("a red cube on a wooden table\nNegative prompt: blurry\nSteps: 6, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 64x64, Model hash: "),
         "{parameters}"
@@ -177,38 +191,17 @@ async fn generate_follow_progress_and_find_the_results_with_their_parameters() {
 async fn the_same_settings_and_seed_give_the_same_bytes() {
     let (server, _admin) = server_with_model(&[]).await;
     let ann = server.verified_user("ann").await;
-    let body = json!({"prompt": "lighthouse at dusk", "width": 64, "height": 64, "steps": 4,
-                      "seed": 7, "scheduler": "dpmpp_2m_karras"});
+    let with_seed = |seed: u64| {
+        json!({"prompt": "lighthouse at dusk", "width": 64, "height": 64, "steps": 4,
+               "seed": seed, "scheduler": "dpmpp_2m_karras"})
+    };
     let mut hashes = Vec::new();
-    for _ in 0..2 {
-        let job: Value = generate(&ann, body.clone()).await.json().await.unwrap();
-        let done = follow(&ann, job["id"].as_str().unwrap()).await;
-        let asset_id = done.last().unwrap().1["images"][0]["asset_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    for seed in [7, 7, 8] {
+        let asset_id = first_image(&ann, with_seed(seed)).await;
         hashes.push(ann.json(&format!("/api/v1/assets/{asset_id}")).await["sha256"].clone());
     }
     assert_eq!(hashes[0], hashes[1], "byte-identical PNGs");
-    let other: Value = generate(
-        &ann,
-        json!({"prompt": "lighthouse at dusk", "width": 64,
-        "height": 64, "steps": 4, "seed": 8, "scheduler": "dpmpp_2m_karras"}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let done = follow(&ann, other["id"].as_str().unwrap()).await;
-    let asset_id = done.last().unwrap().1["images"][0]["asset_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_ne!(
-        ann.json(&format!("/api/v1/assets/{asset_id}")).await["sha256"],
-        hashes[0],
-        "another seed, another image"
-    );
+    assert_ne!(hashes[0], hashes[2], "another seed, another image");
 }
 
 #[tokio::test]
@@ -378,6 +371,10 @@ async fn idempotency_credits_and_validation() {
         (json!({"prompt": "   "}), "prompt"),
         (json!({"prompt": "x", "seed": 4294967296u64}), "seed"),
         (json!({"prompt": "x", "strength": 0.5}), "strength"),
+        (
+            json!({"prompt": "x", "scheduler": "lcm", "steps": 60}),
+            "steps",
+        ),
         (json!({"prompt": "x", "model": "nope"}), "model"),
         (
             json!({"prompt": "x", "source_asset_id": "nope"}),
@@ -752,4 +749,82 @@ async fn a_requested_gpu_provider_that_is_missing_is_an_error_not_a_silent_fallb
         failed["error"].as_str().unwrap().contains("cuda"),
         "{failed}"
     );
+}
+
+#[tokio::test]
+async fn image_to_image_starts_from_a_library_image() {
+    let (server, _admin) = server_with_model(&[]).await;
+    let ann = server.verified_user("ann").await;
+    let source = first_image(
+        &ann,
+        json!({"prompt": "a house", "width": 64, "height": 64, "seed": 3}),
+    )
+    .await;
+    let job: Value = generate(
+        &ann,
+        json!({"prompt": "a house in snow", "width": 64, "height": 64, "steps": 8,
+               "source_asset_id": source, "strength": 0.5, "seed": 3}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(job["params"]["strength"], 0.5);
+    let events = follow(&ann, job["id"].as_str().unwrap()).await;
+    let (name, result) = events.last().unwrap();
+    assert_eq!(name, "succeeded", "{result}");
+    // Strength 0.5 of 8 steps runs the last 4.
+    let steps: Vec<i64> = events
+        .iter()
+        .filter_map(|(_, g)| g["progress"]["steps"].as_i64())
+        .collect();
+    assert!(steps.iter().all(|&s| s == 4), "{steps:?}");
+    let asset_id = result["images"][0]["asset_id"].as_str().unwrap();
+    let asset = ann.json(&format!("/api/v1/assets/{asset_id}")).await;
+    assert_eq!(asset["params"]["source_asset_id"], source.as_str());
+    assert!(
+        asset_parameters(&ann, &asset)
+            .await
+            .contains("Denoising strength: 0.5")
+    );
+    // Someone else's image cannot be the start.
+    let bob = server.verified_user("bob").await;
+    problem(
+        generate(&bob, json!({"prompt": "x", "source_asset_id": source})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn shutting_down_ends_event_streams_and_the_job_resumes_after_restart() {
+    let (mut server, _admin) = server_with_model(&[]).await;
+    let ann = server.verified_user("ann").await;
+    let job: Value = generate(
+        &ann,
+        json!({"prompt": "long", "width": 256, "height": 256, "steps": 150, "count": 2}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = job["id"].as_str().unwrap().to_string();
+    wait_for_status(&ann, &id, "running").await;
+    let stream = ann.get(&format!("/api/v1/generations/{id}/events")).await;
+    let reader = tokio::spawn(async move {
+        let mut body = stream.bytes_stream();
+        while let Some(Ok(_)) = body.next().await {}
+    });
+    let status = server.terminate();
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    reader.await.unwrap();
+    server.restart().await;
+    let ann = server.login("ann", support::PASSWORD).await;
+    let resumed = ann.json(&format!("/api/v1/generations/{id}")).await;
+    assert!(
+        ["queued", "running"].contains(&resumed["status"].as_str().unwrap()),
+        "{resumed}"
+    );
+    ann.delete(&format!("/api/v1/generations/{id}")).await;
+    wait_for_status(&ann, &id, "cancelled").await;
 }

@@ -73,8 +73,8 @@ async function primeCsrf() {
   }
 }
 
-async function send(method, path, body, signal) {
-  const headers = { Accept: 'application/json, application/problem+json' };
+async function send(method, path, body, signal, extraHeaders) {
+  const headers = { ...extraHeaders, Accept: 'application/json, application/problem+json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store', signal };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -128,13 +128,14 @@ export function refreshSession() {
 }
 
 /**
- * api(path, { method, body, signal, assumeSignedIn, redirect })
+ * api(path, { method, body, signal, headers, assumeSignedIn, redirect })
+ *  headers: extra request headers (e.g. Idempotency-Key).
  *  assumeSignedIn: try the refresh dance on 401 even if we don't know we're signed in (boot /me).
  *  redirect: on definitive auth loss, call the auth-lost handler (default true).
  */
-export async function api(path, { method = 'GET', body, signal, assumeSignedIn = false, redirect = true } = {}) {
+export async function api(path, { method = 'GET', body, signal, headers, assumeSignedIn = false, redirect = true } = {}) {
   const bare = path.split('?')[0];
-  let res = await send(method, path, body, signal);
+  let res = await send(method, path, body, signal, headers);
   let data;
 
   if (res.status === 401 && !NO_REFRESH.has(bare)) {
@@ -143,7 +144,7 @@ export async function api(path, { method = 'GET', body, signal, assumeSignedIn =
     if (expired || signedIn || assumeSignedIn) {
       const ok = await refreshSession();
       if (ok) {
-        res = await send(method, path, body, signal);
+        res = await send(method, path, body, signal, headers);
         data = undefined;
       }
       if (res.status === 401) {
@@ -161,7 +162,7 @@ export async function api(path, { method = 'GET', body, signal, assumeSignedIn =
     const t = data && typeof data.type === 'string' ? data.type : '';
     if (/csrf/i.test(t)) {
       await primeCsrf();
-      res = await send(method, path, body, signal);
+      res = await send(method, path, body, signal, headers);
       data = undefined;
     }
   }

@@ -6,6 +6,7 @@ import { state, subscribe, loadConfig, loadMe, setMe, isAdmin, instanceName } fr
 import { startRouter, resolve, navigate, safeNext, currentKey } from './router.js';
 import { h, icon, logo, avatar, toast, toastError, spinner, startClock, errorBox } from './ui.js';
 import { themeToggle } from './theme.js';
+import { resumeWatching, stopWatching, onGenerations, activeGenerations } from './generations.js';
 
 const root = document.getElementById('app');
 
@@ -39,9 +40,19 @@ document.addEventListener('keydown', (ev) => {
   }
 });
 
-function navLink(href, text, ic, testid) {
-  return h('a', { href, class: 'nav-link', testid, dataset: { nav: href } }, icon(ic), h('span', {}, text));
+function navLink(href, text, ic, testid, extra = null) {
+  return h('a', { href, class: 'nav-link', testid, dataset: { nav: href } }, icon(ic), h('span', {}, text), extra);
 }
+
+// "Generate" shows how many of the user's jobs are queued or running (followed by generations.js).
+const genCount = h('span', { class: 'nav-count', testid: 'nav-generate-count', hidden: true });
+function syncGenCount() {
+  const n = activeGenerations().filter((g) => g.status === 'queued' || g.status === 'running').length;
+  genCount.hidden = n === 0;
+  genCount.textContent = n ? String(n) : '';
+  genCount.setAttribute('aria-label', `${n} ${n === 1 ? 'generation' : 'generations'} in progress`);
+}
+onGenerations(syncGenCount);
 
 function brand() {
   return h(
@@ -63,7 +74,13 @@ function renderSidebar() {
     h(
       'nav',
       { class: 'nav', 'aria-label': 'Main' },
-      h('ul', { role: 'list' }, h('li', {}, navLink('/', 'Home', 'home', 'nav-home')), h('li', {}, navLink('/library', 'Library', 'library', 'nav-library'))),
+      h(
+        'ul',
+        { role: 'list' },
+        h('li', {}, navLink('/', 'Home', 'home', 'nav-home')),
+        h('li', {}, navLink('/generate', 'Generate', 'sparkles', 'nav-generate', genCount)),
+        h('li', {}, navLink('/library', 'Library', 'library', 'nav-library')),
+      ),
     ),
     h(
       'nav',
@@ -88,6 +105,7 @@ function renderSidebar() {
           'ul',
           { role: 'list' },
           h('li', {}, navLink('/admin/users', 'Users', 'community', 'nav-admin-users')),
+          h('li', {}, navLink('/admin/models', 'Models', 'cpu', 'nav-admin-models')),
           h('li', {}, navLink('/admin/invites', 'Invites', 'ticket', 'nav-admin-invites')),
           h('li', {}, navLink('/admin/settings', 'Instance settings', 'sliders', 'nav-admin-settings')),
           h('li', {}, navLink('/admin/mail', 'Mail', 'mail', 'nav-admin-mail')),
@@ -104,7 +122,6 @@ function renderSidebar() {
       { class: 'sidebar-inner' },
       h('div', { class: 'sidebar-top' }, brand()),
       h('div', { class: 'sidebar-scroll' }, sections),
-      h('div', { class: 'sidebar-foot' }, h('p', { class: 'sidebar-note' }, icon('sparkles'), h('span', {}, 'Image & 3D generation are coming soon.'))),
     ),
   );
   markActive();
@@ -274,8 +291,17 @@ function renderFooter() {
   );
 }
 
+let watchingFor = null;
 function renderChrome() {
   root.dataset.signedIn = state.me ? 'true' : 'false';
+  // Resume following this tab's unfinished generations; forget them on sign-out.
+  const who = state.me ? String(state.me.id) : null;
+  if (who !== watchingFor) {
+    if (watchingFor) stopWatching();
+    watchingFor = who;
+    if (who) resumeWatching();
+    syncGenCount();
+  }
   renderSidebar();
   renderTopbar();
   renderBanner();
@@ -347,7 +373,12 @@ async function renderPage({ initial }) {
   }
   if (seq !== renderSeq) return;
   document.title = title ? `${title} · ${instanceName()}` : instanceName();
-  if (!initial) {
+  // A page may ask for its main control to get focus (e.g. the prompt on /generate).
+  const auto = main.querySelector('[autofocus]');
+  if (auto) {
+    if (!initial) window.scrollTo(0, 0);
+    auto.focus({ preventScroll: true });
+  } else if (!initial) {
     window.scrollTo(0, 0);
     const h1 = main.querySelector('h1');
     if (h1) {

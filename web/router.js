@@ -21,6 +21,8 @@ const routes = new Map([
   ['/admin/mail', () => import('./pages/admin-mail.js')],
   ['/admin/audit', () => import('./pages/admin-audit.js')],
   ['/library', () => import('./pages/library.js')],
+  ['/generate', () => import('./pages/generate.js')],
+  ['/admin/models', () => import('./pages/admin-models.js')],
 ]);
 
 // Parameterised routes: [pattern, name, loader]. The pattern's named groups become

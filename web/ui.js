@@ -111,6 +111,13 @@ const ICONS = {
   file: 'M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5',
   external: 'M14 4h6v6M20 4l-9 9M18 14v4a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h4',
   checkSquare: `${rect(3, 3, 18, 18, 4)}m7.5 12 3 3 6-6`,
+  dice: `${rect(3, 3, 18, 18, 4)}${circ(8.5, 8.5, 1.1)}${circ(15.5, 8.5, 1.1)}${circ(12, 12, 1.1)}${circ(8.5, 15.5, 1.1)}${circ(15.5, 15.5, 1.1)}`,
+  coins: 'M4 7c0-1.7 3.6-3 8-3s8 1.3 8 3-3.6 3-8 3-8-1.3-8-3zM4 7v5c0 1.7 3.6 3 8 3s8-1.3 8-3V7M4 12v5c0 1.7 3.6 3 8 3s8-1.3 8-3v-5',
+  clock: `${circ(12, 12, 9)}M12 7v5l3 2`,
+  swap: 'M7 4 3 8l4 4M3 8h14M17 20l4-4-4-4M21 16H7',
+  terminal: `${rect(3, 4, 18, 16, 2)}M7 9l3 3-3 3M13 15h4`,
+  cpu: `${rect(6, 6, 12, 12, 2)}M9 2v4M15 2v4M9 18v4M15 18v4M2 9h4M2 15h4M18 9h4M18 15h4`,
+  stop: rect(6, 6, 12, 12, 2.5),
 };
 
 export function icon(name, cls = '') {
@@ -414,6 +421,16 @@ export function copyButton(getText, { label = 'Copy', testid } = {}) {
   return btn;
 }
 
+/** Small icon-only copy button; `what` names the copied thing in its label and toast. */
+export function copyIconButton(getText, { what = 'Text', testid } = {}) {
+  const btn = h('button', { type: 'button', class: 'icon-btn icon-btn-sm', testid, 'aria-label': `Copy ${what.toLowerCase()}`, title: 'Copy' }, icon('copy'));
+  btn.addEventListener('click', async () => {
+    const ok = await copyText(getText());
+    toast(ok ? `${what} copied` : 'Could not copy: select the text and copy it manually', ok ? 'success' : 'error');
+  });
+  return btn;
+}
+
 /** Modal confirmation using <dialog>. Resolves true when confirmed. */
 export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = false }) {
   return new Promise((resolve) => {
@@ -443,6 +460,50 @@ export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = 
     document.body.appendChild(dlg);
     dlg.showModal();
     dlg.querySelector('[value="cancel"]').focus();
+  });
+}
+
+/**
+ * Modal <dialog> holding a small form (admin quota, credits…). `submit(form)` returns
+ * the result, which closes the dialog and resolves the promise, or throws: an Error's
+ * message (or an ApiError's field errors / detail) is shown above the buttons.
+ * Cancel or Escape resolves null.
+ */
+export function formDialog({ title, intro, fields, submitLabel, testid, submitTestid, submit, focus }) {
+  return new Promise((resolve) => {
+    const titleId = `dlg-${Math.random().toString(36).slice(2, 9)}`;
+    const alert = h('p', { class: 'field-error', role: 'alert', hidden: true });
+    const save = h('button', { type: 'submit', class: 'btn btn-primary', testid: submitTestid }, submitLabel);
+    const cancel = h('button', { type: 'button', class: 'btn btn-secondary' }, 'Cancel');
+    const form = h('form', { class: 'dialog-body', novalidate: true }, h('h2', { id: titleId }, title), intro ? h('p', { class: 'muted' }, intro) : null, fields, alert, h('div', { class: 'dialog-actions' }, cancel, save));
+    const dlg = h('dialog', { class: 'dialog', 'aria-labelledby': titleId, testid }, form);
+    const opener = document.activeElement;
+    let result = null;
+    cancel.addEventListener('click', () => dlg.close());
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      alert.hidden = true;
+      save.disabled = true;
+      try {
+        result = await submit(form);
+        dlg.close();
+      } catch (err) {
+        const fieldMsgs = err instanceof ApiError ? Object.values(err.errors || {}).flat() : [];
+        alert.textContent = fieldMsgs.length ? fieldMsgs.join(' ') : err instanceof ApiError ? errorMessage(err) : (err && err.message) || 'Something went wrong.';
+        alert.hidden = false;
+      } finally {
+        save.disabled = false;
+      }
+    });
+    dlg.addEventListener('close', () => {
+      resolve(result);
+      dlg.remove();
+      if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+    });
+    document.body.appendChild(dlg);
+    dlg.showModal();
+    const first = focus ? focus(form) : form.querySelector('input,select,textarea');
+    if (first) first.focus();
   });
 }
 

@@ -323,6 +323,8 @@ pub struct JobBoard {
     pub wake: Arc<Notify>,
     /// Wakes subscribers when any job changes status (for queue positions).
     pub changed: Arc<watch::Sender<u64>>,
+    /// Set when the server shuts down: followers stop following.
+    closing: Arc<watch::Sender<bool>>,
 }
 
 impl JobBoard {
@@ -331,7 +333,19 @@ impl JobBoard {
             live: Arc::default(),
             wake: Arc::default(),
             changed: Arc::new(watch::channel(0).0),
+            closing: Arc::new(watch::channel(false).0),
         }
+    }
+
+    /// The server is shutting down: streams that follow jobs end.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once the server shuts down.
+    pub async fn closed(&self) {
+        let mut closing = self.closing.subscribe();
+        let _ = closing.wait_for(|closed| *closed).await;
     }
 
     fn start(&self, id: &str) -> JobContext {

@@ -52,33 +52,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, MAIL_DIR, ADMIN_LOGIN, ADMIN_PASSWORD, CHROMIUM, LAUNCH_ARGS, waitForMail, screenshotter, watch, waitForCount, pathIs, signIn } from './support.mjs';
+import { BASE, MAIL_DIR, ADMIN_LOGIN, ADMIN_PASSWORD, CHROMIUM, LAUNCH_ARGS, screenshotter, watch, waitForCount, pathIs, signIn, signUpAndVerify } from './support.mjs';
 
 const shot = screenshotter('library-'); // library-NN-name.png
 
 // ------------------------------------------------------------------ browser helpers
-
-async function signUpAndVerify(page, { email, username, password }) {
-  await page.goto('/signup');
-  await page.locator('[data-testid="signup-form"], [data-testid="signup-closed"]').first().waitFor();
-  assert.equal(await page.getByTestId('signup-closed').count(), 0, 'signups are closed on this server; the library test needs signup_mode=open');
-  assert.equal(await page.locator('[data-testid="signup-invite"][required]').count(), 0, 'this server is invite-only; the library test needs signup_mode=open');
-  await page.getByTestId('signup-email').fill(email);
-  await page.getByTestId('signup-username').fill(username);
-  await page.getByTestId('signup-password').fill(password);
-  await page.getByTestId('signup-age').check();
-  await page.getByTestId('signup-terms').check();
-  const pow = page.getByTestId('signup-pow');
-  if (await pow.isVisible()) await page.locator('[data-testid="signup-pow"][data-state="solved"]').waitFor({ timeout: 120_000 });
-  await page.getByTestId('signup-submit').click();
-  await page.getByTestId('signup-done').waitFor({ timeout: 60_000 });
-
-  const link = await waitForMail(MAIL_DIR, email, '/verify', 60_000);
-  const verifyUrl = new URL(link, BASE); // the mail may use the public URL; stay on BASE
-  await page.goto(verifyUrl.pathname + verifyUrl.search);
-  await page.locator('[data-testid="verify-success"], [data-testid="verify-error"]').first().waitFor({ timeout: 30_000 });
-  if (await page.getByTestId('verify-error').count()) assert.fail(`verification failed: ${await page.getByTestId('verify-error').innerText()}`);
-}
 
 /**
  * In the page: draw a PNG and a JPEG on canvases, put both in one DataTransfer and

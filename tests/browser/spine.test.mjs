@@ -24,7 +24,7 @@
 //              verify-banner, verify-resend (unverified-email banner), toast,
 //              confirm-ok / confirm-cancel (confirmation dialog)
 // Home         dashboard (signed in), landing, landing-signup, landing-signin,
-//              feature-{generate,3d,library,community} (library links to /library; the others are "Coming soon"), quick-*
+//              feature-{generate,3d,library,community} (library and generate link to their pages; the others are "Coming soon"), quick-*
 // Sign up      signup-form, signup-invite, signup-email, signup-username, signup-password,
 //              signup-age, signup-terms, signup-pow (data-state = solving|solved|error),
 //              signup-submit, signup-done ("Check your inbox"), signup-closed, oidc-{provider id}
@@ -60,8 +60,8 @@ import {
   LAUNCH_ARGS,
   decodeQuotedPrintable,
   findLink,
-  waitForMail,
   screenshotter,
+  signUpAndVerify,
   watch,
   waitForCount,
   pathIs,
@@ -94,36 +94,8 @@ test(
     let pageB = null;
 
     try {
-      // 1. Sign up ------------------------------------------------------------
-      await page.goto('/signup');
-      await page.locator('[data-testid="signup-form"], [data-testid="signup-closed"]').first().waitFor();
-      assert.equal(await page.getByTestId('signup-closed').count(), 0, 'signups are closed on this server; the spine test needs signup_mode=open');
-      const inviteRequired = await page.locator('[data-testid="signup-invite"][required]').count();
-      assert.equal(inviteRequired, 0, 'this server is invite-only; the spine test needs signup_mode=open');
-      await shot(page, 'signup');
-
-      await page.getByTestId('signup-email').fill(email);
-      await page.getByTestId('signup-username').fill(username);
-      await page.getByTestId('signup-password').fill(password);
-      await page.getByTestId('signup-age').check();
-      await page.getByTestId('signup-terms').check();
-
-      const pow = page.getByTestId('signup-pow');
-      if (await pow.isVisible()) {
-        await page.locator('[data-testid="signup-pow"][data-state="solved"]').waitFor({ timeout: 120_000 });
-      }
-      await shot(page, 'signup-filled');
-      await page.getByTestId('signup-submit').click();
-      await page.getByTestId('signup-done').waitFor({ timeout: 60_000 });
-      await shot(page, 'signup-done');
-
-      // 2. Verify the email address from the mail ------------------------------
-      const link = await waitForMail(MAIL_DIR, email, '/verify', 60_000);
-      const verifyUrl = new URL(link, BASE); // the mail may use the public URL; stay on BASE
-      await page.goto(verifyUrl.pathname + verifyUrl.search);
-      await page.locator('[data-testid="verify-success"], [data-testid="verify-error"]').first().waitFor({ timeout: 30_000 });
-      await shot(page, 'verify');
-      if (await page.getByTestId('verify-error').count()) assert.fail(`verification failed: ${await page.getByTestId('verify-error').innerText()}`);
+      // 1-2. Sign up, then verify the email address from the mail ---------------------
+      await signUpAndVerify(page, { email, username, password }, shot);
       assert.ok(!new URL(page.url()).searchParams.has('token'), 'the one-time token should be removed from the address bar');
 
       // 3. Sign in ----------------------------------------------------------------

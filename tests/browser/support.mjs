@@ -1,4 +1,4 @@
-// Shared helpers for the browser tests in this directory (spine.test.mjs, library.test.mjs).
+// Shared helpers for the browser tests in this directory (spine, library, generate).
 // Not a test itself: `node --test tests/browser/` only runs the *.test.mjs files.
 //
 // Environment (set by the harness, which starts the server and an SMTP sink):
@@ -6,15 +6,19 @@
 //   MAIL_DIR         directory where the SMTP sink writes each received mail as *.eml (raw RFC 5322)
 //   CHROMIUM         Chromium binary (default /usr/bin/chromium)
 //   SCREENSHOT_DIR   if set, a PNG of every visited page is saved there
+//   ADMIN_LOGIN, ADMIN_PASSWORD  an administrator's sign-in (tests that need one skip those parts without it)
+//   TINY_MODEL_DIR   absolute path of models/tiny-sd (generate.test.mjs imports it as the admin)
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 
 export const BASE = process.env.STRATAMAKE_URL ? process.env.STRATAMAKE_URL.replace(/\/+$/, '') : '';
 export const MAIL_DIR = process.env.MAIL_DIR || '';
 export const ADMIN_LOGIN = process.env.ADMIN_LOGIN || '';
 export const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD || '';
 export const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || '';
+export const TINY_MODEL_DIR = process.env.TINY_MODEL_DIR || '';
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -156,4 +160,52 @@ export async function signIn(page, login, password) {
   await page.getByTestId('login-submit').click();
   await page.waitForURL(pathIs('/'));
   await page.getByTestId('user-menu').waitFor();
+}
+
+/**
+ * Sign up through the UI (waits for the proof of work if the instance asks for it), then
+ * open the verification link from the mail. Needs signup_mode=open and MAIL_DIR.
+ */
+export async function signUpAndVerify(page, { email, username, password }, shot = async () => {}) {
+  await page.goto('/signup');
+  await page.locator('[data-testid="signup-form"], [data-testid="signup-closed"]').first().waitFor();
+  assert.equal(await page.getByTestId('signup-closed').count(), 0, 'signups are closed on this server; the browser tests need signup_mode=open');
+  assert.equal(await page.locator('[data-testid="signup-invite"][required]').count(), 0, 'this server is invite-only; the browser tests need signup_mode=open');
+  await shot(page, 'signup');
+  await page.getByTestId('signup-email').fill(email);
+  await page.getByTestId('signup-username').fill(username);
+  await page.getByTestId('signup-password').fill(password);
+  await page.getByTestId('signup-age').check();
+  await page.getByTestId('signup-terms').check();
+  const pow = page.getByTestId('signup-pow');
+  if (await pow.isVisible()) await page.locator('[data-testid="signup-pow"][data-state="solved"]').waitFor({ timeout: 120_000 });
+  await shot(page, 'signup-filled');
+  await page.getByTestId('signup-submit').click();
+  await page.getByTestId('signup-done').waitFor({ timeout: 60_000 });
+  await shot(page, 'signup-done');
+
+  const link = await waitForMail(MAIL_DIR, email, '/verify', 60_000);
+  const verifyUrl = new URL(link, BASE); // the mail may use the public URL; stay on BASE
+  await page.goto(verifyUrl.pathname + verifyUrl.search);
+  await page.locator('[data-testid="verify-success"], [data-testid="verify-error"]').first().waitFor({ timeout: 30_000 });
+  await shot(page, 'verify');
+  if (await page.getByTestId('verify-error').count()) assert.fail(`verification failed: ${await page.getByTestId('verify-error').innerText()}`);
+}
+
+/** JSON from the API inside the page (its cookies), with the CSRF header on unsafe methods. */
+export async function apiInPage(page, method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const csrf = (document.cookie.match(/(?:^|;\s*)(?:__Host-)?sm_csrf=([^;]+)/) || [])[1];
+      const res = await fetch(`/api/v1${path}`, {
+        method,
+        credentials: 'same-origin',
+        headers: { Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}), ...(csrf && method !== 'GET' ? { 'X-CSRF-Token': csrf } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      return { status: res.status, data: text ? JSON.parse(text) : null };
+    },
+    { method, path, body },
+  );
 }

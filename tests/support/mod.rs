@@ -270,6 +270,17 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the server runs");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        child.wait().unwrap()
+    }
+
     /// Kills the process with SIGKILL (no chance to flush anything).
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

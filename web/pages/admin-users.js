@@ -1,11 +1,12 @@
-// /admin/users — search users, change role, enable/disable accounts, see storage use
-// and set a per-user storage quota.
+// /admin/users — search users, change role, enable/disable accounts, see storage use,
+// set a per-user storage quota and give or take generation credits.
 
-import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, pagedTable, avatar, formatBytes, errorMessage } from '../ui.js';
-import { get, patch, put, qs } from '../api.js';
+import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, pagedTable, avatar, formatBytes, formDialog } from '../ui.js';
+import { get, patch, put, post, qs } from '../api.js';
 import { state } from '../state.js';
 import { replaceQuietly } from '../router.js';
 import { adminTabs } from './nav-tabs.js';
+import { creditsText } from './generate-common.js';
 
 const ROLES = [
   ['user', 'User'],
@@ -126,58 +127,64 @@ export default {
 
     /** Dialog to set a user's quota in GB or return to the default; resolves to the new storage or null. */
     function quotaDialog(u) {
-      return new Promise((resolve) => {
-        const GB = 1024 ** 3;
-        const st = u.storage;
-        const amount = h('input', { type: 'number', id: 'quota-gb', name: 'quota_gb', class: 'input', min: '0', step: '0.1', required: true, testid: 'quota-gb', value: String(Math.round((st.quota_bytes / GB) * 10) / 10), disabled: !st.quota_is_custom });
-        const useDefault = h('input', { type: 'checkbox', id: 'quota-default', class: 'check', testid: 'quota-default', checked: !st.quota_is_custom });
-        useDefault.addEventListener('change', () => {
-          amount.disabled = useDefault.checked;
-          if (!useDefault.checked) amount.focus();
-        });
-        const alert = h('p', { class: 'field-error', role: 'alert', hidden: true });
-        const save = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'quota-save' }, 'Save quota');
-        const cancel = h('button', { type: 'button', class: 'btn btn-secondary' }, 'Cancel');
-        const form = h(
-          'form',
-          { class: 'dialog-body' },
-          h('h2', { id: 'quota-title' }, `Storage for ${u.username}`),
-          h('p', { class: 'muted' }, `Uses ${formatBytes(st.used_bytes)} in ${st.asset_count} ${st.asset_count === 1 ? 'file' : 'files'}. Uploads that would go over the quota are refused; nothing already stored is removed.`),
+      const GB = 1024 ** 3;
+      const st = u.storage;
+      const amount = h('input', { type: 'number', id: 'quota-gb', name: 'quota_gb', class: 'input', min: '0', step: '0.1', required: true, testid: 'quota-gb', value: String(Math.round((st.quota_bytes / GB) * 10) / 10), disabled: !st.quota_is_custom });
+      const useDefault = h('input', { type: 'checkbox', id: 'quota-default', class: 'check', testid: 'quota-default', checked: !st.quota_is_custom });
+      useDefault.addEventListener('change', () => {
+        amount.disabled = useDefault.checked;
+        if (!useDefault.checked) amount.focus();
+      });
+      return formDialog({
+        title: `Storage for ${u.username}`,
+        intro: `Uses ${formatBytes(st.used_bytes)} in ${st.asset_count} ${st.asset_count === 1 ? 'file' : 'files'}. Uploads that would go over the quota are refused; nothing already stored is removed.`,
+        fields: [
           h('div', { class: 'field field-check' }, h('div', { class: 'check-row' }, useDefault, h('label', { for: 'quota-default' }, 'Use the instance default'))),
-          h('div', { class: 'field' }, h('label', { for: 'quota-gb', class: 'label' }, 'Quota in GB'), amount, alert),
-          h('div', { class: 'dialog-actions' }, cancel, save),
-        );
-        const dlg = h('dialog', { class: 'dialog', 'aria-labelledby': 'quota-title', testid: 'quota-dialog' }, form);
-        const opener = document.activeElement;
-        let result = null;
-        cancel.addEventListener('click', () => dlg.close());
-        form.addEventListener('submit', async (ev) => {
-          ev.preventDefault();
+          h('div', { class: 'field' }, h('label', { for: 'quota-gb', class: 'label' }, 'Quota in GB'), amount),
+        ],
+        submitLabel: 'Save quota',
+        testid: 'quota-dialog',
+        submitTestid: 'quota-save',
+        focus: () => (useDefault.checked ? useDefault : amount),
+        submit: () => {
           const gb = Number(amount.value);
-          if (!useDefault.checked && !(gb >= 0)) {
-            alert.textContent = 'Enter a number of GB, 0 or more.';
-            alert.hidden = false;
-            return;
-          }
-          save.disabled = true;
-          try {
-            result = await put(`/admin/users/${encodeURIComponent(u.id)}/quota`, { quota_bytes: useDefault.checked ? null : Math.round(gb * GB) });
-            dlg.close();
-          } catch (err) {
-            alert.textContent = errorMessage(err, 'Could not set the quota');
-            alert.hidden = false;
-          } finally {
-            save.disabled = false;
-          }
-        });
-        dlg.addEventListener('close', () => {
-          resolve(result);
-          dlg.remove();
-          if (opener && opener.isConnected) opener.focus();
-        });
-        document.body.appendChild(dlg);
-        dlg.showModal();
-        (useDefault.checked ? useDefault : amount).focus();
+          if (!useDefault.checked && !(amount.value !== '' && gb >= 0)) throw new Error('Enter a number of GB, 0 or more.');
+          return put(`/admin/users/${encodeURIComponent(u.id)}/quota`, { quota_bytes: useDefault.checked ? null : Math.round(gb * GB) });
+        },
+      });
+    }
+
+    function creditsCell(u) {
+      const shown = h('span', { class: 'credits-cell-text', testid: 'admin-user-balance' }, '');
+      const btn = h('button', { type: 'button', class: 'icon-btn icon-btn-sm', testid: 'admin-user-credits', 'aria-label': `Credits for ${u.username}`, title: 'Give or take credits' }, icon('coins'));
+      btn.addEventListener('click', async () => {
+        const res = await creditsDialog(u);
+        if (!res) return;
+        shown.textContent = creditsText(res.balance);
+        toast(`${u.username} now has ${creditsText(res.balance)}`, 'success');
+      });
+      return h('div', { class: 'credits-cell' }, btn, shown);
+    }
+
+    /** Dialog to grant (or, negative, remove) credits; resolves to {balance, entries} or null. */
+    function creditsDialog(u) {
+      const amount = h('input', { type: 'number', id: 'credits-amount', name: 'amount', class: 'input', step: '1', required: true, testid: 'credits-amount', inputmode: 'numeric', placeholder: '50' });
+      const note = h('input', { type: 'text', id: 'credits-note', name: 'note', class: 'input', maxlength: '200', testid: 'credits-note', placeholder: 'Thanks for testing!' });
+      return formDialog({
+        title: `Credits for ${u.username}`,
+        intro: 'Each generated image uses credits. The user sees the amount and your note in their credit history.',
+        fields: [
+          h('div', { class: 'field' }, h('label', { for: 'credits-amount', class: 'label' }, 'Amount'), amount, h('p', { class: 'hint' }, 'A negative number takes credits away.')),
+          h('div', { class: 'field' }, h('label', { for: 'credits-note', class: 'label' }, 'Note', h('span', { class: 'optional' }, ' (optional)')), note),
+        ],
+        submitLabel: 'Save',
+        testid: 'credits-dialog',
+        submitTestid: 'credits-save',
+        submit: () => {
+          const n = Number(amount.value);
+          if (amount.value === '' || !Number.isInteger(n) || n === 0) throw new Error('Enter a whole number of credits other than 0.');
+          return post(`/admin/users/${encodeURIComponent(u.id)}/credits`, { amount: n, note: note.value.trim() });
+        },
       });
     }
 
@@ -196,6 +203,7 @@ export default {
           { label: 'Status', cell: statusCell },
           { label: 'Access', cell: disabledCell },
           { label: 'Storage', cell: storageCell, cls: 'cell-storage' },
+          { label: 'Credits', cell: creditsCell },
           { label: 'Joined', cls: 'nowrap', cell: (u) => timeEl(u.created_at) },
           { label: 'Last sign-in', cls: 'nowrap', cell: (u) => timeEl(u.last_login_at, 'Never') },
         ],

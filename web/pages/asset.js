@@ -1,11 +1,12 @@
 // /library/{id} — one asset: large view, inline title, tags, details, generation
-// parameters, download and delete.
+// parameters (with "use these settings again" / "use as start image"), download and delete.
 
-import { h, icon, toast, toastError, errorMessage, spinner, confirmDialog, copyText, formatBytes, absoluteTime, relativeTime, badge, asText } from '../ui.js';
+import { h, icon, toast, toastError, errorMessage, spinner, confirmDialog, copyIconButton, formatBytes, absoluteTime, relativeTime, badge, asText } from '../ui.js';
 import { get, patch, del, ApiError } from '../api.js';
 import { navigate } from '../router.js';
 import { instanceName } from '../state.js';
 import { assetTitle, formatLabel, kindLabel, dimensions, placeholderTile, libraryHref } from './library-common.js';
+import { paramFacts } from './generate-common.js';
 
 const MAX_TITLE = 120; // the server accepts 1 to 120 characters
 const MAX_TAG = 32; // tags are 1 to 32 characters, at most 20 per asset, stored lowercase
@@ -40,6 +41,74 @@ function notFound(main) {
   );
 }
 
+// Parameters shown by paramFacts() or not worth showing; anything else is listed after them.
+const HIDDEN_PARAMS = new Set(['prompt', 'negative_prompt', 'model', 'model_name', 'model_hash', 'width', 'height', 'seed', 'steps', 'guidance_scale', 'scheduler', 'strength', 'source_asset_id', 'count', 'job_id']);
+
+const generateHref = (key, asset) => `/generate?${key}=${encodeURIComponent(asset.id)}`;
+
+function useAsStartLink(asset) {
+  return h('a', { href: generateHref('source', asset), class: 'btn btn-secondary btn-sm', testid: 'asset-use-source' }, icon('image'), h('span', {}, 'Use as start image'));
+}
+
+/** "Generation": the prompts, the settings, and buttons to make more like it. */
+function generationSection(asset, params) {
+  const promptBlock = (k) =>
+    h(
+      'div',
+      { class: `prompt-block ${k === 'negative_prompt' ? 'is-negative' : ''}`.trim() },
+      h('dt', {}, humanKey(k), copyIconButton(() => String(params[k]), { what: humanKey(k) })),
+      h('dd', {}, asText(params[k])),
+    );
+  const prose = ['prompt', 'negative_prompt'].filter((k) => params[k] !== undefined && params[k] !== null && params[k] !== '');
+  const facts = paramFacts(params, { sourceHref: (id) => `/library/${encodeURIComponent(id)}` });
+  const extra = Object.keys(params)
+    .filter((k) => !HIDDEN_PARAMS.has(k) && params[k] !== null && params[k] !== undefined && params[k] !== '')
+    .sort((a, b) => {
+      const ia = PARAM_ORDER.indexOf(a);
+      const ib = PARAM_ORDER.indexOf(b);
+      if (ia >= 0 || ib >= 0) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+      return a.localeCompare(b);
+    })
+    .map((k) => [humanKey(k), asText(params[k]), k]);
+  const rows = [...facts, ...extra];
+  return h(
+    'section',
+    { class: 'side-section', 'aria-labelledby': 'asset-params-h', testid: 'asset-generation' },
+    h('h2', { id: 'asset-params-h', class: 'side-heading' }, icon('sparkles'), h('span', {}, 'Generation')),
+    h(
+      'dl',
+      { class: 'params-list', testid: 'asset-params' },
+      prose.map(promptBlock),
+      rows.length
+        ? h(
+            'div',
+            { class: 'params-grid' },
+            rows.map(([label, value, key]) => h('div', { class: `param${key === 'model' ? ' param-wide' : ''}`, dataset: { param: key } }, h('dt', {}, label), h('dd', { class: typeof value === 'number' ? 'num' : null }, value))),
+          )
+        : null,
+    ),
+    params.prompt
+      ? h(
+          'div',
+          { class: 'side-actions side-actions-wrap' },
+          h('a', { href: generateHref('from', asset), class: 'btn btn-secondary btn-sm', testid: 'asset-reuse' }, icon('sliders'), h('span', {}, 'Use these settings again')),
+          asset.kind === 'image' ? useAsStartLink(asset) : null,
+        )
+      : null,
+  );
+}
+
+/** For uploaded images: start a generation from it. */
+function startImageSection(asset) {
+  return h(
+    'section',
+    { class: 'side-section', 'aria-labelledby': 'asset-create-h' },
+    h('h2', { id: 'asset-create-h', class: 'side-heading' }, icon('sparkles'), h('span', {}, 'Create')),
+    h('p', { class: 'hint' }, 'Make new images that start from this one.'),
+    h('div', { class: 'side-actions' }, useAsStartLink(asset)),
+  );
+}
+
 export default {
   title: () => (current ? assetTitle(current) : 'Library'),
   access: 'user',
@@ -65,7 +134,7 @@ export default {
       const img = h('img', {
         src: asset.preview_url || asset.url,
         alt: assetTitle(asset),
-        class: 'asset-full',
+        class: Number(asset.width) > 0 && Number(asset.width) < 256 ? 'asset-full is-small' : 'asset-full',
         decoding: 'async',
         width: asset.width || null,
         height: asset.height || null,
@@ -295,11 +364,7 @@ export default {
 
     // ---------------------------------------------------------------- details
     const sha = String(asset.sha256 || '');
-    const shaBtn = h('button', { type: 'button', class: 'icon-btn icon-btn-sm', testid: 'asset-copy-sha', 'aria-label': 'Copy SHA-256 checksum', title: 'Copy SHA-256' }, icon('copy'));
-    shaBtn.addEventListener('click', async () => {
-      const ok = await copyText(sha);
-      toast(ok ? 'Checksum copied' : 'Could not copy: select the text and copy it manually', ok ? 'success' : 'error');
-    });
+    const shaBtn = copyIconButton(() => sha, { what: 'Checksum', testid: 'asset-copy-sha' });
     const created = new Date(Number(asset.created_at) * 1000);
     const fact = (label, value, testid) => [h('dt', {}, label), h('dd', { testid }, value)];
     const meta = h(
@@ -319,39 +384,8 @@ export default {
       sha ? fact('SHA-256', h('span', { class: 'sha' }, h('code', { class: 'mono', title: sha }, `${sha.slice(0, 12)}\u2026`), shaBtn), 'asset-meta-sha') : null,
     );
 
-    let paramsCard = null;
     const params = asset.params && typeof asset.params === 'object' && !Array.isArray(asset.params) ? asset.params : null;
-    if (params && Object.keys(params).length) {
-      const prose = ['prompt', 'negative_prompt'].filter((k) => params[k] !== undefined && params[k] !== null && params[k] !== '');
-      const rest = Object.keys(params)
-        .filter((k) => !prose.includes(k) && params[k] !== null && params[k] !== undefined && params[k] !== '')
-        .sort((a, b) => {
-          const ia = PARAM_ORDER.indexOf(a);
-          const ib = PARAM_ORDER.indexOf(b);
-          if (ia >= 0 || ib >= 0) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
-          return a.localeCompare(b);
-        });
-      const promptBlock = (k) => {
-        const text = asText(params[k]);
-        const copy = h('button', { type: 'button', class: 'icon-btn icon-btn-sm', 'aria-label': `Copy ${humanKey(k).toLowerCase()}`, title: 'Copy' }, icon('copy'));
-        copy.addEventListener('click', async () => {
-          const ok = await copyText(text);
-          toast(ok ? `${humanKey(k)} copied` : 'Could not copy', ok ? 'success' : 'error');
-        });
-        return h('div', { class: `prompt-block ${k === 'negative_prompt' ? 'is-negative' : ''}`.trim() }, h('dt', {}, humanKey(k), copy), h('dd', {}, text));
-      };
-      paramsCard = h(
-        'section',
-        { class: 'side-section', 'aria-labelledby': 'asset-params-h' },
-        h('h2', { id: 'asset-params-h', class: 'side-heading' }, icon('sparkles'), h('span', {}, 'Generation')),
-        h(
-          'dl',
-          { class: 'params-list', testid: 'asset-params' },
-          prose.map(promptBlock),
-          rest.length ? h('div', { class: 'params-grid' }, rest.map((k) => h('div', { class: 'param' }, h('dt', {}, humanKey(k)), h('dd', { class: typeof params[k] === 'number' ? 'num' : null }, asText(params[k]))))) : null,
-        ),
-      );
-    }
+    const paramsCard = params && Object.keys(params).length ? generationSection(asset, params) : asset.kind === 'image' ? startImageSection(asset) : null;
 
     // -------------------------------------------------------------------- page
     const side = h(

@@ -1,10 +1,12 @@
-// / — signed in: dashboard with the "Create" hero; signed out: landing page.
+// / — signed in: dashboard with the "Create" hero and the credits card; signed out: landing page.
 
-import { h, icon, logo } from '../ui.js';
+import { h, icon, logo, timeEl, spinner } from '../ui.js';
+import { get } from '../api.js';
 import { state, instanceName, isAdmin } from '../state.js';
+import { creditKind, signedAmount, creditIcon, creditsText } from './generate-common.js';
 
 const FEATURES = [
-  ['sparkles', 'Generate image', 'Turn a prompt into images with models running on this server.', 'feature-generate'],
+  ['sparkles', 'Generate image', 'Turn a prompt into images with models running on this server.', 'feature-generate', '/generate', 'Create an image'],
   ['cube', 'Make 3D', 'Create textured 3D models from text or a picture.', 'feature-3d'],
   ['library', 'Library', 'Everything you make and upload, organised and searchable.', 'feature-library', '/library'],
   ['community', 'Community', 'Share work and remix what others publish.', 'feature-community'],
@@ -18,7 +20,7 @@ function greeting() {
   return 'Good evening';
 }
 
-function featureCard([ic, title, text, testid, href]) {
+function featureCard([ic, title, text, testid, href, cta = `Open ${title.toLowerCase()}`]) {
   if (href) {
     return h(
       'li',
@@ -28,7 +30,7 @@ function featureCard([ic, title, text, testid, href]) {
         { href, class: 'feature-card is-live', testid },
         h('div', { class: `feature-icon feature-icon-${testid.replace('feature-', '')}` }, icon(ic)),
         h('div', { class: 'feature-text' }, h('h3', {}, title), h('p', {}, text)),
-        h('span', { class: 'feature-open' }, h('span', {}, `Open ${title.toLowerCase()}`), icon('arrowRight')),
+        h('span', { class: 'feature-open' }, h('span', {}, cta), icon('arrowRight')),
       ),
     );
   }
@@ -45,7 +47,56 @@ function quickLink(href, ic, title, text, testid) {
   return h('li', {}, h('a', { href, class: 'quick-link', testid }, h('span', { class: 'quick-icon' }, icon(ic)), h('span', { class: 'quick-text' }, h('strong', {}, title), h('span', {}, text)), icon('arrowRight', 'quick-arrow')));
 }
 
-function dashboard(main) {
+const RECENT_ENTRIES = 5;
+
+/** Balance and the latest ledger entries (GET /me/credits). */
+function creditsCard(signal) {
+  const balance = h('strong', { class: 'credits-balance', testid: 'credits-balance' }, '\u2014');
+  const list = h('ul', { class: 'credit-list', role: 'list', testid: 'credits-entries' }, h('li', { class: 'loading-row' }, spinner(), h('span', {}, 'Loading\u2026')));
+  const el = h(
+    'section',
+    { class: 'credits-card', 'aria-labelledby': 'credits-h', testid: 'credits-card' },
+    h(
+      'div',
+      { class: 'credits-head' },
+      creditIcon(),
+      h('div', { class: 'credits-head-text' }, h('h2', { id: 'credits-h' }, 'Credits'), h('p', { class: 'muted small' }, 'Each generated image uses some.')),
+      h('p', { class: 'credits-total' }, balance, h('span', { class: 'muted small' }, ' available')),
+    ),
+    list,
+    h('a', { href: '/generate', class: 'btn btn-secondary btn-sm credits-cta' }, icon('sparkles'), h('span', {}, 'Generate')),
+  );
+  get('/me/credits', { signal })
+    .then((c) => {
+      balance.textContent = Number(c.balance).toLocaleString();
+      // A settled job books 0 (its reservation was the charge): leave those out.
+      const entries = (c.entries || []).filter((e) => Number(e.amount) !== 0).slice(0, RECENT_ENTRIES);
+      if (!entries.length) {
+        list.replaceChildren(h('li', { class: 'credit-empty muted small' }, `You start with ${creditsText(c.balance)}. Your history appears here once you generate.`));
+        return;
+      }
+      list.replaceChildren(
+        ...entries.map((e) => {
+          const [label, ic, noteSaysMore] = creditKind(e.kind);
+          const amount = Number(e.amount) || 0;
+          return h(
+            'li',
+            { class: 'credit-entry', testid: 'credit-entry', dataset: { kind: e.kind } },
+            h('span', { class: 'credit-entry-icon', 'aria-hidden': 'true' }, icon(ic)),
+            h('span', { class: 'credit-entry-text' }, h('span', { class: 'credit-entry-kind' }, label), h('span', { class: 'muted small' }, noteSaysMore && e.note ? [e.note, ' \u00b7 '] : null, timeEl(e.created_at))),
+            h('span', { class: `credit-amount${amount > 0 ? ' is-plus' : amount < 0 ? ' is-minus' : ''}` }, signedAmount(amount)),
+          );
+        }),
+      );
+    })
+    .catch((err) => {
+      if (err && err.name === 'AbortError') return;
+      list.replaceChildren(h('li', { class: 'credit-empty muted small' }, 'Your credits could not be loaded.'));
+    });
+  return el;
+}
+
+function dashboard(main, signal) {
   const me = state.me;
   const name = me.display_name || me.username;
   main.replaceChildren(
@@ -58,25 +109,32 @@ function dashboard(main) {
         h('div', { class: 'hero-art', 'aria-hidden': 'true' }, h('span', { class: 'orb orb-1' }), h('span', { class: 'orb orb-2' }), h('span', { class: 'orb orb-3' })),
         h('p', { class: 'eyebrow' }, `${greeting()}, ${name}`),
         h('h1', { id: 'hero-title', tabindex: '-1' }, 'What will you ', h('span', { class: 'gradient-text' }, 'create'), ' today?'),
-        h('p', { class: 'hero-sub' }, `Your studio on ${instanceName()} is getting ready. Your library is open for uploads; image and 3D generation are on their way.`),
+        h('p', { class: 'hero-sub' }, `Your studio on ${instanceName()}: turn prompts into images with models running right here, and keep everything in your private library. 3D is on its way.`),
+        h('div', { class: 'hero-actions' }, h('a', { href: '/generate', class: 'btn btn-primary btn-lg', testid: 'hero-generate' }, icon('sparkles'), h('span', {}, 'Start generating'))),
       ),
       h('h2', { class: 'section-title' }, 'Create'),
       h('ul', { class: 'feature-grid', role: 'list' }, FEATURES.map(featureCard)),
       h('h2', { class: 'section-title' }, 'Your account'),
       h(
-        'ul',
-        { class: 'quick-grid', role: 'list' },
-        quickLink('/settings/profile', 'user', 'Profile', 'Name, bio and links', 'quick-profile'),
-        quickLink('/settings/security', 'shield', 'Security', 'Sessions, password, email', 'quick-security'),
-        quickLink('/settings/tokens', 'key', 'API tokens', 'Automate with the API', 'quick-tokens'),
+        'div',
+        { class: 'account-grid' },
+        h(
+          'ul',
+          { class: 'quick-grid quick-grid-stack', role: 'list' },
+          quickLink('/settings/profile', 'user', 'Profile', 'Name, bio and links', 'quick-profile'),
+          quickLink('/settings/security', 'shield', 'Security', 'Sessions, password, email', 'quick-security'),
+          quickLink('/settings/tokens', 'key', 'API tokens', 'Automate with the API', 'quick-tokens'),
+        ),
+        creditsCard(signal),
       ),
       isAdmin()
         ? [
             h('h2', { class: 'section-title' }, 'Administration'),
             h(
               'ul',
-              { class: 'quick-grid quick-grid-4', role: 'list' },
-              quickLink('/admin/users', 'community', 'Users', 'Roles and access', 'quick-admin-users'),
+              { class: 'quick-grid quick-grid-5', role: 'list' },
+              quickLink('/admin/users', 'community', 'Users', 'Roles, access, credits', 'quick-admin-users'),
+              quickLink('/admin/models', 'cpu', 'Models', 'Image models & queue', 'quick-admin-models'),
               quickLink('/admin/invites', 'ticket', 'Invites', 'Invite people in', 'quick-admin-invites'),
               quickLink('/admin/settings', 'sliders', 'Settings', 'Signups & bot checks', 'quick-admin-settings'),
               quickLink('/admin/mail', 'mail', 'Mail', 'Outbox & test mail', 'quick-admin-mail'),
@@ -113,7 +171,7 @@ function landing(main) {
         'ul',
         { class: 'pill-grid', role: 'list' },
         h('li', { class: 'pill-card' }, icon('lock'), h('div', {}, h('h2', {}, 'Private by design'), h('p', {}, 'Everything lives on this server. No third-party trackers, fonts or captchas.'))),
-        h('li', { class: 'pill-card' }, icon('cube'), h('div', {}, h('h2', {}, 'Images and 3D'), h('p', {}, 'Generation tools are arriving soon \u2014 create your account now.'))),
+        h('li', { class: 'pill-card' }, icon('sparkles'), h('div', {}, h('h2', {}, 'Images, then 3D'), h('p', {}, 'Generate images with models that run on this server. 3D generation is arriving soon.'))),
         h('li', { class: 'pill-card' }, icon('key'), h('div', {}, h('h2', {}, 'Built for makers'), h('p', {}, 'A clean API with scoped tokens for scripts and integrations.'))),
       ),
     ),
@@ -123,8 +181,8 @@ function landing(main) {
 export default {
   title: () => (state.me ? 'Home' : 'Welcome'),
   access: 'any',
-  render(main) {
-    if (state.me) dashboard(main);
+  render(main, { signal }) {
+    if (state.me) dashboard(main, signal);
     else landing(main);
   },
 };

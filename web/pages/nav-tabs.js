@@ -18,6 +18,7 @@ export const adminTabs = (current) =>
     'Admin sections',
     [
       ['/admin/users', 'Users', 'community'],
+      ['/admin/models', 'Models', 'cpu'],
       ['/admin/invites', 'Invites', 'ticket'],
       ['/admin/settings', 'Settings', 'sliders'],
       ['/admin/mail', 'Mail', 'mail'],

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::audit;
 use super::settings::{self, InstanceSettings};
 use crate::app::AppState;
+use crate::config::Config;
 use crate::domains::auth::extract::AuthUser;
 use crate::domains::auth::store::{self, Role};
-use crate::domains::library;
+use crate::domains::{credits, library};
 use crate::error::{ApiError, ApiResult};
 use crate::platform::cursor::{self, Page};
 use crate::platform::tokens::{hash_token, new_id, new_token};
@@ -41,13 +42,16 @@ pub struct AdminUser {
     pub created_at: i64,
     pub last_login_at: Option<i64>,
     pub storage: library::store::Storage,
+    /// Credit balance.
+    pub credits: i64,
 }
 
 impl AdminUser {
     /// The admin's view of an account, with its storage use (read on `conn`).
-    fn read(conn: &Connection, u: store::User, default_quota: u64) -> rusqlite::Result<Self> {
+    fn read(conn: &Connection, u: store::User, config: &Config) -> rusqlite::Result<Self> {
         Ok(AdminUser {
-            storage: library::store::storage(conn, &u.id, default_quota)?,
+            storage: library::store::storage(conn, &u.id, config.storage.default_quota_bytes)?,
+            credits: credits::ledger::balance(conn, &u.id, config.generation.starting_credits)?,
             email_verified: u.email_verified_at.is_some(),
             disabled: u.disabled_at.is_some(),
             id: u.id,
@@ -73,13 +77,13 @@ pub async fn list_users(
         None => None,
     };
     let pattern = cursor::like_contains(&query.q.unwrap_or_default());
-    let default_quota = state.config.storage.default_quota_bytes;
+    let config = state.config.clone();
     let items = state
         .db
         .query(move |conn| {
             store::search_users(conn, &pattern, position, PAGE + 1)?
                 .into_iter()
-                .map(|u| AdminUser::read(conn, u, default_quota))
+                .map(|u| AdminUser::read(conn, u, &config))
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .await?;
@@ -124,7 +128,7 @@ pub async fn patch_user(
     }
     let now = state.now();
     let actor = admin.user_id.clone();
-    let default_quota = state.config.storage.default_quota_bytes;
+    let config = state.config.clone();
     let user = state
         .db
         .write(move |tx| {
@@ -161,7 +165,7 @@ pub async fn patch_user(
                 _ => {}
             }
             let user = store::user_by_id(tx, &id)?.ok_or(ApiError::NotFound)?;
-            Ok::<_, ApiError>(AdminUser::read(tx, user, default_quota)?)
+            Ok::<_, ApiError>(AdminUser::read(tx, user, &config)?)
         })
         .await?;
     Ok(Json(user))

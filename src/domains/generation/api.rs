@@ -45,6 +45,10 @@ pub struct Generation {
     pub kind: String,
     /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
     pub status: Status,
+    /// A cancel was asked for and the job has not stopped yet.
+    pub cancel_requested: bool,
+    /// Whose job it is (in the admin's queue view only).
+    pub username: Option<String>,
     /// The complete parameters, defaults and seed filled in.
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
@@ -103,6 +107,8 @@ fn view(conn: &Connection, job: Job, board: &JobBoard) -> rusqlite::Result<Gener
         id: job.id,
         kind: job.kind,
         status: job.status,
+        cancel_requested: job.cancel_requested && !job.status.is_final(),
+        username: None,
         params: job.params,
         cost: job.cost,
         position,
@@ -121,6 +127,8 @@ fn view(conn: &Connection, job: Job, board: &JobBoard) -> rusqlite::Result<Gener
 pub struct Unavailability {
     pub reason: String,
     pub fix: String,
+    /// Shell commands that fix it, for copying.
+    pub commands: Vec<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -159,12 +167,17 @@ pub async fn list_models(State(state): State<AppState>, user: AuthUser) -> ApiRe
         (Err(e), _) => Some(Unavailability {
             reason: e.reason.clone(),
             fix: e.fix.clone(),
+            commands: vec!["scripts/setup.sh run".into(), "pip install onnxruntime==1.31.1".into()],
         }),
         (Ok(_), true) => Some(Unavailability {
             reason: "No image model is installed yet.".into(),
             fix: "An administrator imports one: `stratamake models import DIR` for a downloaded ONNX export \
                   (a folder with model.toml), or `stratamake models pull sd-turbo` on a machine with internet."
                 .into(),
+            commands: vec![
+                "stratamake models import DIR".into(),
+                "stratamake models pull sd-turbo".into(),
+            ],
         }),
         (Ok(_), false) => None,
     };
@@ -254,6 +267,7 @@ pub async fn queue(
         })?;
     let seed = u64::from(u32::from_le_bytes(random_bytes::<4>()));
     let params = request.complete(&model, seed)?;
+    params.check_schedule(&state.generation.models_dir.join(&model.id))?;
     if let Some(source) = params.source_asset_id.clone() {
         let owner = user.user_id.clone();
         let asset = state
@@ -476,38 +490,58 @@ pub async fn events(
     let stream = futures_util::stream::unfold(
         (Follow::Start, state, id),
         |(follow, state, id)| async move {
-            let next = match follow {
-                Follow::Done => return None,
-                Follow::Start => Follow::Start,
-                Follow::Waiting(mut changed) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(15), changed.changed()).await;
-                    Follow::Waiting(changed)
-                }
-                Follow::Running(mut progress) => match progress.changed().await {
-                    Ok(()) => Follow::Running(progress),
-                    // The worker dropped the channel: the job ended.
-                    Err(_) => Follow::Start,
-                },
-            };
-            let generation = load_view(&state, id.clone()).await.ok()?;
-            let event = Event::default()
-                .event(generation.status.as_str())
-                .json_data(&generation)
-                .ok()?;
-            let follow = match (generation.status, next) {
-                (status, _) if status.is_final() => Follow::Done,
-                (Status::Running, Follow::Running(rx)) => Follow::Running(rx),
-                (Status::Running, _) => match state.jobs.subscribe(&id) {
-                    Some(rx) => Follow::Running(rx),
-                    None => Follow::Waiting(state.jobs.changed.subscribe()),
-                },
-                (_, Follow::Waiting(rx)) => Follow::Waiting(rx),
-                _ => Follow::Waiting(state.jobs.changed.subscribe()),
-            };
-            Some((Ok(event), (follow, state, id)))
+            let board = state.jobs.clone();
+            tokio::select! {
+                next = advance(follow) => follow_up(next, state, id).await,
+                () = board.closed() => None,
+            }
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Waits for the next thing worth telling a follower.
+async fn advance(follow: Follow) -> Follow {
+    match follow {
+        Follow::Done => Follow::Done,
+        Follow::Start => Follow::Start,
+        Follow::Waiting(mut changed) => {
+            let _ = tokio::time::timeout(Duration::from_secs(15), changed.changed()).await;
+            Follow::Waiting(changed)
+        }
+        Follow::Running(mut progress) => match progress.changed().await {
+            Ok(()) => Follow::Running(progress),
+            // The worker dropped the channel: the job ended.
+            Err(_) => Follow::Start,
+        },
+    }
+}
+
+/// Sends the job's current state and decides how to follow on.
+async fn follow_up(
+    next: Follow,
+    state: AppState,
+    id: String,
+) -> Option<(Result<Event, Infallible>, (Follow, AppState, String))> {
+    if matches!(next, Follow::Done) {
+        return None;
+    }
+    let generation = load_view(&state, id.clone()).await.ok()?;
+    let event = Event::default()
+        .event(generation.status.as_str())
+        .json_data(&generation)
+        .ok()?;
+    let follow = match (generation.status, next) {
+        (status, _) if status.is_final() => Follow::Done,
+        (Status::Running, Follow::Running(rx)) => Follow::Running(rx),
+        (Status::Running, _) => match state.jobs.subscribe(&id) {
+            Some(rx) => Follow::Running(rx),
+            None => Follow::Waiting(state.jobs.changed.subscribe()),
+        },
+        (_, Follow::Waiting(rx)) => Follow::Waiting(rx),
+        _ => Follow::Waiting(state.jobs.changed.subscribe()),
+    };
+    Some((Ok(event), (follow, state, id)))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin",
@@ -523,7 +557,12 @@ pub async fn admin_queue(
         .query(move |conn| {
             jobs::active(conn, 500)?
                 .into_iter()
-                .map(|job| view(conn, job, &board))
+                .map(|job| {
+                    let owner = crate::domains::auth::store::user_by_id(conn, &job.user_id)?;
+                    let mut generation = view(conn, job, &board)?;
+                    generation.username = owner.map(|u| u.username);
+                    Ok(generation)
+                })
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .await?;

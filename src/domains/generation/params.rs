@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 
 use super::models::{Model, SCHEDULERS};
 use crate::engines::diffusion::png::Parameters;
-use crate::engines::diffusion::scheduler::SchedulerKind;
+use crate::engines::diffusion::scheduler::{
+    Scheduler, SchedulerConfig, SchedulerError, SchedulerKind,
+};
 use crate::error::ApiError;
 
 pub const MAX_PROMPT_CHARS: usize = 2000;
@@ -146,15 +148,6 @@ impl GenerationRequest {
                 Some(strength)
             }
         };
-        // Image to image runs at least one step.
-        if let Some(s) = strength
-            && (steps as f32 * s) < 1.0
-        {
-            return Err(field(
-                "strength",
-                "With this few steps the strength is too low for a single step to run.",
-            ));
-        }
         Ok(GenerationParams {
             prompt,
             negative_prompt: self.negative_prompt.trim().to_string(),
@@ -186,6 +179,34 @@ fn a1111_sampler(scheduler: &str) -> &'static str {
 }
 
 impl GenerationParams {
+    /// Checks that the model's sampler config gives a schedule for these settings (e.g.
+    /// LCM allows at most its `original_inference_steps`), so a request that cannot
+    /// run is refused when queued rather than failing later.
+    pub fn check_schedule(&self, model_dir: &std::path::Path) -> Result<(), ApiError> {
+        let text = std::fs::read_to_string(model_dir.join("scheduler/scheduler_config.json"))
+            .map_err(|e| {
+                ApiError::Unavailable(format!("The model's scheduler config cannot be read: {e}"))
+            })?;
+        let config = SchedulerConfig::from_json(&text).map_err(|e| {
+            ApiError::Unavailable(format!("The model's scheduler config is not usable: {e}"))
+        })?;
+        let kind = self.scheduler_kind().map_err(|e| field("scheduler", e))?;
+        Scheduler::new(
+            kind,
+            &config,
+            self.steps as usize,
+            f64::from(self.strength.unwrap_or(1.0)),
+        )
+        .map(|_| ())
+        .map_err(|e| match e {
+            SchedulerError::Strength(_) | SchedulerError::NoSteps { .. } => {
+                field("strength", e.to_string())
+            }
+            SchedulerError::Steps { .. } => field("steps", e.to_string()),
+            other => field("scheduler", other.to_string()),
+        })
+    }
+
     pub fn scheduler_kind(&self) -> Result<SchedulerKind, String> {
         self.scheduler
             .parse()

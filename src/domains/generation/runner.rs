@@ -147,7 +147,11 @@ impl Generator {
             .blobs
             .path(&asset.sha256)
             .ok_or_else(|| Failure::Error("the start image's file is missing".into()))?;
-        let image = image::open(&path)
+        // Stored files have no extension: the format comes from the bytes.
+        let image = image::ImageReader::open(&path)
+            .and_then(|reader| reader.with_guessed_format())
+            .map_err(|e| Failure::Error(format!("the start image cannot be read: {e}")))?
+            .decode()
             .map_err(|e| Failure::Error(format!("the start image cannot be read: {e}")))?;
         let resized = image
             .resize_exact(

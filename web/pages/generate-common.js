@@ -1,0 +1,143 @@
+// Bits shared by the generate page (pages/generate.js), the asset page, the admin
+// models page and the home dashboard: readable names for schedulers, statuses and
+// credit entries, generation parameters as label/value facts, and the "not set up"
+// notice whose fix holds shell commands.
+
+import { h, icon, badge, copyIconButton } from '../ui.js';
+
+export const SCHEDULER_LABELS = {
+  euler: 'Euler',
+  euler_a: 'Euler ancestral',
+  ddim: 'DDIM',
+  lcm: 'LCM',
+  dpmpp_2m_karras: 'DPM++ 2M Karras',
+};
+
+export const schedulerLabel = (id) => SCHEDULER_LABELS[id] || String(id || '\u2014');
+
+const STATUS = {
+  queued: ['Queued', 'warning'],
+  running: ['Running', 'accent'],
+  succeeded: ['Done', 'success'],
+  failed: ['Failed', 'danger'],
+  cancelled: ['Cancelled', 'neutral'],
+};
+
+export function statusBadge(status, props = {}) {
+  const [label, kind] = STATUS[status] || [String(status), 'neutral'];
+  return badge(label, kind, { ...props, class: `badge badge-${kind} status-badge status-${status}` });
+}
+
+export const plural = (n, one, many = `${one}s`) => `${Number(n).toLocaleString()} ${Number(n) === 1 ? one : many}`;
+export const creditsText = (n) => plural(n, 'credit');
+
+const ordinals = typeof Intl !== 'undefined' && Intl.PluralRules ? new Intl.PluralRules('en', { type: 'ordinal' }) : null;
+const SUFFIX = { one: 'st', two: 'nd', few: 'rd', other: 'th' };
+
+/** 1 -> "Next in line", 2 -> "2nd in line". */
+export function positionText(position) {
+  const n = Number(position);
+  if (!n || n < 1) return 'Waiting to start';
+  if (n === 1) return 'Next in line';
+  return `${n}${ordinals ? SUFFIX[ordinals.select(n)] : 'th'} in line`;
+}
+
+/** 4200 -> "4 s", 75000 -> "1 min 15 s". */
+export function formatDuration(ms) {
+  const s = Math.max(0, Math.round(Number(ms) / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+}
+
+/** How far a running job is, 0..1, over all of its images. */
+export function progressFraction(p) {
+  if (!p || !p.steps) return 0;
+  const count = Math.max(1, Number(p.count) || 1);
+  const image = Math.min(count, Math.max(1, Number(p.image) || 1));
+  return Math.min(1, ((image - 1) * p.steps + Number(p.step || 0)) / (count * p.steps));
+}
+
+export function sizeText(p) {
+  return p && p.width && p.height ? `${p.width} \u00d7 ${p.height}` : null;
+}
+
+const present = (v) => v !== null && v !== undefined && v !== '';
+
+/**
+ * Generation parameters as [label, value, key] rows in a sensible order (prompts
+ * excluded). `sourceHref(id)` turns the start image id into a link.
+ */
+export function paramFacts(params, { sourceHref } = {}) {
+  const p = params || {};
+  const rows = [];
+  const add = (label, value, key) => {
+    if (present(value)) rows.push([label, value, key]);
+  };
+  add('Model', p.model_name || p.model, 'model');
+  add('Size', sizeText(p), 'size');
+  add('Seed', p.seed, 'seed');
+  add('Steps', p.steps, 'steps');
+  add('Guidance', present(p.guidance_scale) ? Number(p.guidance_scale).toLocaleString(undefined, { maximumFractionDigits: 2 }) : null, 'guidance_scale');
+  add('Scheduler', present(p.scheduler) ? schedulerLabel(p.scheduler) : null, 'scheduler');
+  if (present(p.source_asset_id)) {
+    add('Strength', present(p.strength) ? Number(p.strength).toLocaleString(undefined, { maximumFractionDigits: 2 }) : null, 'strength');
+    add('Start image', sourceHref ? h('a', { href: sourceHref(p.source_asset_id) }, 'Open') : p.source_asset_id, 'source_asset_id');
+  }
+  if (Number(p.count) > 1) add('Images', p.count, 'count');
+  return rows;
+}
+
+/** Text with `backtick` spans turned into <code>. */
+export function withCode(text) {
+  return String(text || '')
+    .split(/(`[^`]+`)/)
+    .filter(Boolean)
+    .map((part) => (part.startsWith('`') && part.endsWith('`') ? h('code', { class: 'inline-code' }, part.slice(1, -1)) : part));
+}
+
+/** The `backtick` spans of a text that look like commands to run. */
+export function commandsIn(text) {
+  return [...String(text || '').matchAll(/`([^`]+)`/g)].map((m) => m[1].trim()).filter((c) => /^[a-z0-9_./-]+\s/i.test(c));
+}
+
+/** A shell command in a code block with a copy button. */
+export function commandBlock(cmd, testid) {
+  return h('div', { class: 'cmd', testid }, h('span', { class: 'cmd-prompt', 'aria-hidden': 'true' }, '$'), h('code', { class: 'cmd-text' }, cmd), copyIconButton(() => cmd, { what: 'Command', testid: testid ? `${testid}-copy` : null }));
+}
+
+/** Why generation is unavailable and how to fix it: the reason, the fix, and its commands. */
+export function problemDetails(problem, testid = 'generate-fix') {
+  if (!problem) return null;
+  const cmds = commandsIn(problem.fix);
+  return h(
+    'div',
+    { class: 'problem' },
+    problem.reason ? h('p', { class: 'problem-reason' }, withCode(problem.reason)) : null,
+    problem.fix ? h('p', { class: 'problem-fix', testid }, withCode(problem.fix)) : null,
+    cmds.length ? h('div', { class: 'cmd-list' }, cmds.map((c) => commandBlock(c, 'generate-command'))) : null,
+  );
+}
+
+// [label, icon, whether the entry's note says more than the label]
+const CREDIT_KINDS = {
+  starting: ['Welcome credits', 'sparkles', false],
+  reserve: ['Image generation', 'image', false],
+  settle: ['Charged', 'check', false],
+  refund: ['Refunded', 'refresh', true],
+  grant: ['From an admin', 'coins', true],
+};
+
+export const creditKind = (kind) => CREDIT_KINDS[kind] || [String(kind || 'Entry'), 'coins', true];
+
+/** Signed amount, e.g. "+100", "\u22122", "0". */
+export function signedAmount(n) {
+  const v = Number(n) || 0;
+  if (v > 0) return `+${v.toLocaleString()}`;
+  if (v < 0) return `\u2212${Math.abs(v).toLocaleString()}`;
+  return '0';
+}
+
+export function creditIcon() {
+  return h('span', { class: 'credit-icon', 'aria-hidden': 'true' }, icon('coins'));
+}
