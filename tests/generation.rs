@@ -828,3 +828,49 @@ async fn shutting_down_ends_event_streams_and_the_job_resumes_after_restart() {
     ann.delete(&format!("/api/v1/generations/{id}")).await;
     wait_for_status(&ann, &id, "cancelled").await;
 }
+
+#[tokio::test]
+async fn without_onnx_runtime_the_server_runs_and_says_how_to_install_it() {
+    let server = Server::start_with(&[
+        ("STRATAMAKE_GENERATION__ALLOW_TEST_MODELS", "true"),
+        (
+            "STRATAMAKE_GENERATION__ONNXRUNTIME_LIBRARY",
+            "/nonexistent/libonnxruntime.so",
+        ),
+    ])
+    .await;
+    let admin = server.admin().await;
+    admin
+        .post("/api/v1/admin/models", json!({ "path": tiny_model() }))
+        .await;
+    let ann = server.verified_user("ann").await;
+    let models = ann.json("/api/v1/models").await;
+    assert_eq!(models["available"], json!(false));
+    let fix = models["problem"]["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("scripts/setup.sh run") && fix.contains("ORT_DYLIB_PATH"),
+        "{fix}"
+    );
+    let refused = problem(
+        generate(&ann, json!({"prompt": "x"})).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("libonnxruntime"),
+        "{refused}"
+    );
+    let doctor = server.command().arg("doctor").output().unwrap();
+    assert!(!doctor.status.success());
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("onnxruntime")),
+        "{report}"
+    );
+    assert_eq!(ann.get("/api/v1/me").await.status(), StatusCode::OK);
+}
