@@ -14,8 +14,9 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// ONNX Runtime as `scripts/setup.sh` installs it (or `ORT_DYLIB_PATH`).
-fn pipeline() -> Pipeline {
+/// The model in `models/<folder>` on ONNX Runtime as `scripts/setup.sh` installs it (or
+/// `ORT_DYLIB_PATH`).
+fn pipeline(folder: &str) -> Pipeline {
     let installed = root().join("target/debug/libonnxruntime.so");
     let options = RuntimeOptions {
         explicit_library: std::env::var_os("ORT_DYLIB_PATH")
@@ -29,7 +30,7 @@ fn pipeline() -> Pipeline {
     let runtime = onnx::runtime(&options).unwrap_or_else(|e| {
         panic!("ONNX Runtime is needed (scripts/setup.sh test installs it): {e}")
     });
-    let dir = root().join("models/tiny-sd");
+    let dir = root().join("models").join(folder);
     let manifest = Manifest::read(&dir).unwrap();
     manifest.verify(&dir).unwrap();
     Pipeline::load(runtime, &dir, manifest).unwrap()
@@ -57,8 +58,11 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tolerance: f32) {
     );
 }
 
-fn fixture(name: &str) -> Value {
-    let path = root().join("tests/fixtures/diffusion/pipeline").join(name);
+fn fixture(folder: &str, name: &str) -> Value {
+    let path = root()
+        .join("tests/fixtures/diffusion")
+        .join(folder)
+        .join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -80,8 +84,8 @@ fn recorded_noise(case: &Value) -> impl FnMut(&mut [f32]) {
     }
 }
 
-fn run_case(pipeline: &mut Pipeline, name: &str) {
-    let case = fixture(name);
+fn run_case(pipeline: &mut Pipeline, folder: &str, name: &str) {
+    let case = fixture(folder, name);
     let tolerance = case["tolerance"].as_f64().unwrap() as f32;
     let prompt = case["prompt"].as_str().unwrap();
     let negative = case["negative_prompt"].as_str().unwrap_or("");
@@ -179,7 +183,7 @@ fn run_case(pipeline: &mut Pipeline, name: &str) {
 
 #[test]
 fn every_sampler_and_guidance_path_matches_diffusers() {
-    let mut pipeline = pipeline();
+    let mut pipeline = pipeline("tiny-sd");
     let dir = root().join("tests/fixtures/diffusion/pipeline");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -189,6 +193,14 @@ fn every_sampler_and_guidance_path_matches_diffusers() {
     names.sort();
     assert!(names.len() >= 11, "fixtures missing: {names:?}");
     for name in names {
-        run_case(&mut pipeline, &name);
+        run_case(&mut pipeline, "pipeline", &name);
     }
+}
+
+/// Float16 graphs get float16 tensors and give float16 outputs; the pipeline keeps f32
+/// between calls (the fixture's reference loop does the same).
+#[test]
+fn float16_graphs_match_their_reference() {
+    let mut pipeline = pipeline("tiny-sd-fp16");
+    run_case(&mut pipeline, "pipeline-fp16", "euler_cfg7.5.json");
 }

@@ -17,9 +17,21 @@ Schedulers that draw noise inside `step` (Euler ancestral, LCM) get it from a ta
 np.random.default_rng(NOISE_SEED).standard_normal(shape) (float32); every draw is stored in the
 fixture (`step_noise`) so the Rust side can replay it.
 
-Run with the reference venv, after models/scripts/make_tiny_sd.py:
+Float16 models (graphs whose float inputs and outputs are float16, e.g. models/tiny-sd-fp16) get
+what StrataMake's pipeline does with them: every float tensor is float32 between the graph calls
+(scheduler, guidance) and is rounded to float16 at a graph's input; the explicit loop is then the
+reference, and OnnxStableDiffusionPipeline, which keeps the latents in float16 between the steps (it
+passes them as the graph wants them), only cross-checks it within a looser bound. A float16 fixture
+gets a `tolerance_basis` (how far the reference moves when only float rounding changes, measured by
+fp16_spread), a `tolerance` that is at least twice that (the first of FP16_TOLERANCES that is), and
+`fp32_comparison` (its distance from the float32 model's fixture of the same case, when that file exists).
+Float16 models get text-to-image cases only.
+
+Run with the reference venv, after models/scripts/make_tiny_sd.py (and make_tiny_sd_fp16.py):
 
     /work/venv-sd/bin/python models/scripts/make_pipeline_fixtures.py
+    /work/venv-sd/bin/python models/scripts/make_pipeline_fixtures.py --model models/tiny-sd-fp16 \
+        --out tests/fixtures/diffusion/pipeline-fp16 --cases euler_cfg7.5
 """
 import argparse
 import hashlib
@@ -59,6 +71,11 @@ NOISE_SEED = 4321
 VAE_SCALING_FACTOR = 0.18215
 IMG2IMG_STRENGTH = 0.5
 TOLERANCE = 1e-3
+# Float16 graphs: the reference itself moves when only float rounding changes (fp16_spread(); each fixture's
+# `tolerance_basis`), by up to ~0.025 for euler_cfg7.5. A float16 fixture's tolerance is the first of these
+# that is at least twice that movement.
+FP16_TOLERANCES = [5e-2, 1e-1, 2e-1, 5e-1]
+FP32_FIXTURES = os.path.join(ROOT, "tests", "fixtures", "diffusion", "pipeline")
 
 # name -> (class, overrides of the model's scheduler_config.json)
 SCHEDULERS = {
@@ -148,20 +165,32 @@ def scheduler_config_record(scheduler):
 
 
 class Model:
-    def __init__(self, folder):
+    def __init__(self, folder, threads=1, optimization=ort.GraphOptimizationLevel.ORT_ENABLE_ALL):
         self.folder = folder
+        self.name = os.path.relpath(folder, ROOT).replace(os.sep, "/")
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
+        opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = optimization
         self.sessions = {}
         for name in ("text_encoder", "unet", "vae_decoder", "vae_encoder"):
             self.sessions[name] = ort.InferenceSession(
                 os.path.join(folder, name, "model.onnx"), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.input_types = {name: {i.name: i.type for i in s.get_inputs()} for name, s in self.sessions.items()}
         self.tokenizer = CLIPTokenizer.from_pretrained(os.path.join(folder, "tokenizer"))
         with open(os.path.join(folder, "scheduler", "scheduler_config.json")) as f:
             self.scheduler_config = json.load(f)
-        unet_inputs = {i.name: i.type for i in self.sessions["unet"].get_inputs()}
+        unet_inputs = self.input_types["unet"]
         assert unet_inputs["timestep"] == "tensor(int64)", unet_inputs
+        assert unet_inputs["sample"] in ("tensor(float)", "tensor(float16)"), unet_inputs
+        self.float16 = unet_inputs["sample"] == "tensor(float16)"
+
+    def run(self, name, feeds):
+        """Runs a graph as StrataMake does: float32 values in and out, float16 only at a float16 graph's edge."""
+        types = self.input_types[name]
+        feeds = {k: v.astype(np.float16) if types[k] == "tensor(float16)" else v for k, v in feeds.items()}
+        return [out.astype(np.float32) if out.dtype == np.float16 else out
+                for out in self.sessions[name].run(None, feeds)]
 
     def scheduler(self, name):
         cls, overrides = SCHEDULERS[name]
@@ -174,12 +203,11 @@ class Model:
         return ids.astype(np.int32)
 
     def encode(self, text):
-        return self.sessions["text_encoder"].run(None, {"input_ids": self.token_ids(text)})
+        return self.run("text_encoder", {"input_ids": self.token_ids(text)})
 
     def unet(self, sample, t, embeds):
         timestep = np.full((sample.shape[0],), timestep_value(t), dtype=np.int64)
-        return self.sessions["unet"].run(None, {"sample": sample, "timestep": timestep,
-                                                "encoder_hidden_states": embeds})[0]
+        return self.run("unet", {"sample": sample, "timestep": timestep, "encoder_hidden_states": embeds})[0]
 
     def pipeline(self, scheduler):
         """OnnxStableDiffusionPipeline on the shared sessions. Its `latents * scheduler.init_noise_sigma` is numpy *
@@ -250,7 +278,7 @@ def common_header(model, case, reference, guidance, negative):
         "reference": reference,
         "versions": {"diffusers": diffusers.__version__, "transformers": transformers.__version__,
                      "torch": torch.__version__.split("+")[0], "onnxruntime": ort.__version__, "numpy": np.__version__},
-        "model": "models/tiny-sd",
+        "model": model.name,
         "model_sha256": model.file_hashes(),
         "tolerance": TOLERANCE,
         "prompt": PROMPT,
@@ -294,8 +322,10 @@ def txt2img_case(model, name, guidance, decode):
     assert dict(sched.config) == before, "OnnxStableDiffusionPipeline rewrote the scheduler config"
     pipe.set_progress_bar_config(disable=True)
     pipe_steps = []
+    # a float16 model gets float16 latents (the pipeline passes its latents to the UNet as they are)
+    pipe_init = init.astype(np.float16) if model.float16 else init.copy()
     result = pipe(prompt=PROMPT, negative_prompt=negative, height=HEIGHT, width=WIDTH, num_inference_steps=STEPS,
-                  guidance_scale=guidance, latents=init.copy(), output_type="np", return_dict=False,
+                  guidance_scale=guidance, latents=pipe_init, output_type="np", return_dict=False,
                   callback=lambda i, t, lat: pipe_steps.append(np.array(lat, copy=True)), callback_steps=1)
     pipe_image = result[0]
     pipe_draws = [arr for _, arr in TAPE.draws]
@@ -316,15 +346,29 @@ def txt2img_case(model, name, guidance, decode):
     assert timesteps == pipe_timesteps, (timesteps, pipe_timesteps)
     assert len(draws) == len(pipe_draws) and all(np.array_equal(a, b) for (_, a), b in zip(draws, pipe_draws))
     assert len(pipe_steps) == STEPS, len(pipe_steps)
-    diff = max(float(np.max(np.abs(a["latents"] - b))) for a, b in zip(trace, pipe_steps))
-    assert diff < 1e-5, f"{case}: explicit loop differs from OnnxStableDiffusionPipeline by {diff}"
+    diff = max(float(np.max(np.abs(a["latents"] - b.astype(np.float32)))) for a, b in zip(trace, pipe_steps))
+    image = decode_latents(model, final) if decode else None
+    fp16_fields = float16_fields(model, name, guidance, case, init, final, image) if model.float16 else {}
+    tolerance = fp16_fields.get("tolerance", TOLERANCE)
+    if model.float16:
+        # The pipeline rounds the latents, the guided noise and any step noise to float16 between the steps; the
+        # loop does not. They must agree to 1% of the largest latent (about 20 float16 ulps).
+        scale = max(float(np.max(np.abs(b))) for b in pipe_steps)
+        assert diff < 1e-2 * scale, f"{case}: explicit loop differs from OnnxStableDiffusionPipeline by {diff}"
+        reference = (
+            f"explicit loop: diffusers {diffusers.__version__} {type(sched).__name__} + onnxruntime {ort.__version__} "
+            f"CPU sessions (1 thread) on {model.name}, float32 between the graph calls and float16 at the graphs' "
+            "inputs and outputs, as StrataMake's pipeline runs a float16 model; cross-checked against diffusers' "
+            "OnnxStableDiffusionPipeline, which keeps the latents in float16 between the steps (max |difference| "
+            f"of the per-step latents {diff:.1e}, max |latent| {scale:.3g})")
+    else:
+        assert diff < 1e-5, f"{case}: explicit loop differs from OnnxStableDiffusionPipeline by {diff}"
+        reference = (
+            f"diffusers {diffusers.__version__} OnnxStableDiffusionPipeline (onnxruntime {ort.__version__} CPU, 1 thread) "
+            f"on {model.name}; cross-checked against an explicit loop of diffusers' {type(sched).__name__} + "
+            f"onnxruntime sessions (max |difference| of the per-step latents {diff:.1e})")
 
-    fixture = common_header(
-        model, case,
-        f"diffusers {diffusers.__version__} OnnxStableDiffusionPipeline (onnxruntime {ort.__version__} CPU, 1 thread) "
-        f"on models/tiny-sd; cross-checked against an explicit loop of diffusers' {type(sched).__name__} + "
-        f"onnxruntime sessions (max |difference| of the per-step latents {diff:.1e})",
-        guidance, negative)
+    fixture = common_header(model, case, reference, guidance, negative)
     fixture.update({
         "scheduler": name,
         "scheduler_class": type(sched).__name__,
@@ -343,14 +387,92 @@ def txt2img_case(model, name, guidance, decode):
         "final_latents": tensor_obj(final),
     })
     if decode:
-        image = model.sessions["vae_decoder"].run(None, {"latent_sample": final / np.float32(VAE_SCALING_FACTOR)})[0]
-        # the pipeline's own output is this image, clipped to [0, 1] after image / 2 + 0.5, in NHWC
+        # the pipeline's own output is this image, clipped to [0, 1] after image / 2 + 0.5, in NHWC (a float16
+        # pipeline decodes its own float16 latents)
         got = pipe_image.transpose(0, 3, 1, 2)
-        assert float(np.max(np.abs(np.clip(image / 2 + 0.5, 0, 1) - got))) < 1e-4
+        assert float(np.max(np.abs(np.clip(image / 2 + 0.5, 0, 1) - got))) < (tolerance if model.float16 else 1e-4)
         fixture["decoded_image"] = dict(tensor_obj(image), note=(
             "vae_decoder(latent_sample = final_latents / vae_scaling_factor), raw float output before "
             "image / 2 + 0.5 and clipping (random weights: values can lie outside [-1, 1])"))
+    fixture.update(fp16_fields)  # also replaces `tolerance` (the key keeps its place)
     return case, fixture
+
+
+def decode_latents(model, latents):
+    return model.run("vae_decoder", {"latent_sample": latents / np.float32(VAE_SCALING_FACTOR)})[0]
+
+
+def explicit_run(model, name, guidance, init):
+    """The explicit loop alone: (final latents, decoded image)."""
+    TAPE.reset()
+    sched = model.scheduler(name)
+    sched.set_timesteps(STEPS)
+    latents = torch.from_numpy(init.copy()) * sched.init_noise_sigma
+    final, _ = denoise(model, sched, latents, sched.timesteps, embeddings(model, guidance), guidance)
+    return final, decode_latents(model, final)
+
+
+def fp16_spread(model, name, guidance, init, final, image):
+    """How far a float16 model's reference moves when only float rounding changes, as it does between two correct
+    implementations: other onnxruntime graph optimization levels (other fusions, so float16 rounding at other
+    points, as other CPUs' kernels would), 4 threads (other summation orders), and initial latents moved by a few
+    float32 ulps (relative 2**-21 and 2**-18, signs drawn at random), as float32 scheduler arithmetic done in
+    another order moves the latents. Such changes flip float16 roundings at the UNet's input; in euler_cfg7.5 one
+    flipped element moves the final latents by up to ~0.02 (guidance 7.5 and the first Euler step, sigma
+    14.6 -> 4.1, amplify it)."""
+    variants = {
+        "optimization ORT_DISABLE_ALL": (Model(model.folder, optimization=ort.GraphOptimizationLevel.ORT_DISABLE_ALL), init),
+        "optimization ORT_ENABLE_BASIC": (Model(model.folder, optimization=ort.GraphOptimizationLevel.ORT_ENABLE_BASIC), init),
+        "intra_op_num_threads 4": (Model(model.folder, threads=4), init),
+    }
+    for exponent in (21, 18):
+        for seed in range(100, 104):
+            jitter = np.random.default_rng(seed).choice([-1.0, 1.0], size=init.shape) * 2.0 ** -exponent
+            variants[f"initial latents * (1 +- 2**-{exponent}), signs seed {seed}"] = (
+                model, (init * (1 + jitter)).astype(np.float32))
+    out = {}
+    for label, (m, start) in variants.items():
+        got_final, got_image = explicit_run(m, name, guidance, start)
+        row = {"final_latents_max_abs_diff": float(f"{np.max(np.abs(got_final - final)):.3g}")}
+        if image is not None:
+            row["decoded_image_max_abs_diff"] = float(f"{np.max(np.abs(got_image - image)):.3g}")
+        out[label] = row
+    return out
+
+
+def float16_fields(model, name, guidance, case, init, final, image):
+    spread = fp16_spread(model, name, guidance, init, final, image)
+    worst = max(v for row in spread.values() for v in row.values())
+    tolerance = next((t for t in FP16_TOLERANCES if worst <= t / 2), None)
+    assert tolerance is not None, f"{case}: the float16 reference moves by {worst} when only float rounding changes"
+    fields = {"tolerance": tolerance, "tolerance_basis": dict(spread, worst=worst)}
+    fp32_path = os.path.join(FP32_FIXTURES, f"{case}.json")
+    if os.path.exists(fp32_path):
+        with open(fp32_path) as f:
+            ref = json.load(f)
+        cmp = {"fixture": os.path.relpath(fp32_path, ROOT).replace(os.sep, "/")}
+        for key, got in (("final_latents", final), ("decoded_image", image)):
+            if got is None or key not in ref:
+                continue
+            want = np.array(ref[key]["values"], dtype=np.float32).reshape(ref[key]["shape"])
+            d = np.abs(got - want)
+            cmp[key] = {"max_abs_diff": float(f"{d.max():.3g}"),
+                        "max_abs_fp32": float(f"{np.abs(want).max():.3g}"),
+                        "max_abs_diff_over_max_abs_fp32": float(f"{d.max() / np.abs(want).max():.3g}"),
+                        "max_rel_diff_where_abs_fp32_over_0.1": float(
+                            f"{np.max(d[np.abs(want) > 0.1] / np.abs(want)[np.abs(want) > 0.1]):.3g}")}
+        fields["fp32_comparison"] = cmp
+    fields["note"] = (
+        f"float16 model: the pipeline must match within tolerance {tolerance} (float32 models: {TOLERANCE}). "
+        "The float16 reference itself moves by up to tolerance_basis.worst when only float rounding changes "
+        "(tolerance_basis: other onnxruntime optimization levels and thread counts, initial latents moved by a few "
+        "float32 ulps: a UNet input element that rounds to the other float16 neighbour moves the final latents, "
+        f"max |value| {np.abs(final).max():.3g}, by up to {worst:.2g}); the tolerance is at least twice that, so it "
+        "checks the float16 path (tensor types and conversions at every graph edge), while the float32 fixtures "
+        "check the arithmetic closely. "
+        "fp32_comparison: how far this float16 model's result lies from the float32 model's fixture (the error of "
+        "float16 itself, for information).")
+    return fields
 
 
 def gradient_image():
@@ -366,7 +488,7 @@ def img2img_case(model):
     case = "img2img_euler"
     pixels = gradient_image()
     image = (pixels.astype(np.float32) / 255.0).transpose(2, 0, 1)[None] * 2.0 - 1.0
-    encoded = model.sessions["vae_encoder"].run(None, {"sample": image.astype(np.float32)})[0]
+    encoded = model.run("vae_encoder", {"sample": image.astype(np.float32)})[0]
     init_latents = encoded * np.float32(VAE_SCALING_FACTOR)
     noise = initial_latents()
 
@@ -428,16 +550,29 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=os.path.join(ROOT, "models", "tiny-sd"))
     parser.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "diffusion", "pipeline"))
+    parser.add_argument("--cases", nargs="+", metavar="CASE",
+                        help="only these cases (e.g. euler_cfg7.5 img2img_euler); default: all")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = Model(os.path.abspath(args.model))
     os.makedirs(args.out, exist_ok=True)
 
+    wanted = [(name, guidance) for name in SCHEDULERS for guidance in GUIDANCES]
+    all_cases = [f"{name}_cfg{guidance:g}" for name, guidance in wanted] + ["img2img_euler"]
+    unknown = sorted(set(args.cases or []) - set(all_cases))
+    if unknown:
+        sys.exit(f"unknown cases {unknown}; known: {all_cases}")
+    if model.float16:
+        all_cases.remove("img2img_euler")
+        if args.cases and "img2img_euler" in args.cases:
+            sys.exit("img2img_euler: no float16 fixture (fp16_spread covers text-to-image only)")
+    selected = set(args.cases or all_cases)
     cases = []
-    for name in SCHEDULERS:
-        for guidance in GUIDANCES:
+    for name, guidance in wanted:
+        if f"{name}_cfg{guidance:g}" in selected:
             cases.append(txt2img_case(model, name, guidance, decode=(name == "euler" and guidance == 7.5)))
-    cases.append(img2img_case(model))
+    if "img2img_euler" in selected:
+        cases.append(img2img_case(model))
 
     for case, fixture in cases:
         path = os.path.join(args.out, f"{case}.json")
