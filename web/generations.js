@@ -14,7 +14,7 @@
 // first); the others are polled every few seconds until a stream is free.
 
 import { get } from './api.js';
-import { toast } from './ui.js';
+import { toast, notifyListeners } from './ui.js';
 
 export const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 export const isFinal = (status) => status === 'succeeded' || status === 'failed' || status === 'cancelled';
@@ -52,14 +52,7 @@ function remember(id, on) {
 }
 
 function notify(entry) {
-  const update = { generation: entry.last, reconnecting: entry.reconnecting };
-  for (const fn of [...entry.listeners, ...anyListeners]) {
-    try {
-      fn(update);
-    } catch (err) {
-      console.error(err);
-    }
-  }
+  notifyListeners([...entry.listeners, ...anyListeners], { generation: entry.last, reconnecting: entry.reconnecting });
 }
 
 function promptStart(g) {

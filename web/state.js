@@ -2,6 +2,7 @@
 // Pages read `state`; the shell subscribes to re-draw navigation when it changes.
 
 import { get, setSignedIn, ApiError } from './api.js';
+import { notifyListeners } from './ui.js';
 
 export const state = {
   /** GET /api/v1/config/public */
@@ -25,13 +26,7 @@ export function subscribe(fn) {
 }
 
 function emit() {
-  for (const fn of listeners) {
-    try {
-      fn(state);
-    } catch (err) {
-      console.error(err);
-    }
-  }
+  notifyListeners(listeners, state);
 }
 
 // A non-secret hint that this browser had a session, so that a page load after the

@@ -202,6 +202,17 @@ export function toastError(err, fallback = 'Something went wrong') {
   toast(errorMessage(err, fallback), 'error');
 }
 
+/** Calls every listener with `value`; one that throws is logged and does not stop the others. */
+export function notifyListeners(listeners, value) {
+  for (const fn of [...listeners]) {
+    try {
+      fn(value);
+    } catch (err) {
+      console.error(err);
+    }
+  }
+}
+
 export function errorMessage(err, fallback = 'Something went wrong') {
   if (err instanceof ApiError) return err.detail || err.title || fallback;
   return fallback;
@@ -371,6 +382,12 @@ export function errorBox(err, retry) {
   );
 }
 
+/** Shows a failed load in `slot` (an error box with a retry button), unless it was aborted (the page was left). */
+export function showLoadError(slot, err, retry) {
+  if (err && err.name === 'AbortError') return;
+  slot.replaceChildren(errorBox(err, retry));
+}
+
 /** Plain text for any API value (string, number, object, null). */
 export function asText(v) {
   if (v === null || v === undefined || v === '') return '—';
@@ -431,10 +448,27 @@ export function copyIconButton(getText, { what = 'Text', testid } = {}) {
   return btn;
 }
 
+const dialogTitleId = () => `dlg-${Math.random().toString(36).slice(2, 9)}`;
+
+/**
+ * Shows `dlg` (a <dialog>) as a modal. When it closes, `onClose()` runs, the dialog is
+ * removed and the focus goes back to whatever had it before.
+ */
+export function openModal(dlg, onClose) {
+  const opener = document.activeElement;
+  dlg.addEventListener('close', () => {
+    onClose();
+    dlg.remove();
+    if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+  });
+  document.body.appendChild(dlg);
+  dlg.showModal();
+}
+
 /** Modal confirmation using <dialog>. Resolves true when confirmed. */
 export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = false }) {
   return new Promise((resolve) => {
-    const titleId = `dlg-${Math.random().toString(36).slice(2, 9)}`;
+    const titleId = dialogTitleId();
     const dlg = h(
       'dialog',
       { class: 'dialog', 'aria-labelledby': titleId },
@@ -451,16 +485,28 @@ export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = 
         ),
       ),
     );
-    const opener = document.activeElement;
-    dlg.addEventListener('close', () => {
-      resolve(dlg.returnValue === 'ok');
-      dlg.remove();
-      if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
-    });
-    document.body.appendChild(dlg);
-    dlg.showModal();
+    openModal(dlg, () => resolve(dlg.returnValue === 'ok'));
     dlg.querySelector('[value="cancel"]').focus();
   });
+}
+
+/**
+ * Makes `btn` ask first (`confirm`: confirmDialog's options, danger by default), then run
+ * `action()` with the button disabled. It stays disabled when that succeeds (the action
+ * redraws or leaves); on failure it is enabled again and the error shown with `failMessage`.
+ */
+export function confirmAction(btn, confirm, action, failMessage) {
+  btn.addEventListener('click', async () => {
+    if (!(await confirmDialog({ danger: true, ...confirm }))) return;
+    btn.disabled = true;
+    try {
+      await action();
+    } catch (err) {
+      btn.disabled = false;
+      toastError(err, failMessage);
+    }
+  });
+  return btn;
 }
 
 /**
@@ -471,13 +517,12 @@ export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = 
  */
 export function formDialog({ title, intro, fields, submitLabel, testid, submitTestid, submit, focus }) {
   return new Promise((resolve) => {
-    const titleId = `dlg-${Math.random().toString(36).slice(2, 9)}`;
+    const titleId = dialogTitleId();
     const alert = h('p', { class: 'field-error', role: 'alert', hidden: true });
     const save = h('button', { type: 'submit', class: 'btn btn-primary', testid: submitTestid }, submitLabel);
     const cancel = h('button', { type: 'button', class: 'btn btn-secondary' }, 'Cancel');
     const form = h('form', { class: 'dialog-body', novalidate: true }, h('h2', { id: titleId }, title), intro ? h('p', { class: 'muted' }, intro) : null, fields, alert, h('div', { class: 'dialog-actions' }, cancel, save));
     const dlg = h('dialog', { class: 'dialog', 'aria-labelledby': titleId, testid }, form);
-    const opener = document.activeElement;
     let result = null;
     cancel.addEventListener('click', () => dlg.close());
     form.addEventListener('submit', async (ev) => {
@@ -495,13 +540,7 @@ export function formDialog({ title, intro, fields, submitLabel, testid, submitTe
         save.disabled = false;
       }
     });
-    dlg.addEventListener('close', () => {
-      resolve(result);
-      dlg.remove();
-      if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
-    });
-    document.body.appendChild(dlg);
-    dlg.showModal();
+    openModal(dlg, () => resolve(result));
     const first = focus ? focus(form) : form.querySelector('input,select,textarea');
     if (first) first.focus();
   });

@@ -6,7 +6,7 @@
 // pages, and the library shows them again when it is re-opened.
 
 import { ApiError, csrfToken, refreshSession } from './api.js';
-import { toast } from './ui.js';
+import { toast, notifyListeners } from './ui.js';
 
 const ENDPOINT = '/api/v1/assets';
 const PARALLEL = 3;
@@ -50,13 +50,7 @@ function precheck(file) {
 }
 
 function emit(event) {
-  for (const fn of [...listeners]) {
-    try {
-      fn(event);
-    } catch (err) {
-      console.error(err);
-    }
-  }
+  notifyListeners(listeners, event);
 }
 
 /** Listen to queue events ({type: 'add'|'change'|'done'|'remove'|'idle', job?}) until `signal` aborts. */

@@ -1,6 +1,6 @@
 // /admin/invites — create, copy and delete invite links.
 
-import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, pagedTable, copyButton, confirmDialog, asText, formAlert, onSubmit } from '../ui.js';
+import { h, icon, pageHeader, card, badge, timeEl, toast, pagedTable, copyButton, confirmAction, asText, formAlert, onSubmit } from '../ui.js';
 import { get, post, del } from '../api.js';
 import { state } from '../state.js';
 import { adminTabs } from './nav-tabs.js';
@@ -42,21 +42,17 @@ export default {
         label: 'Actions',
         cls: 'cell-actions',
         cell: (i) => {
-          const remove = h('button', { type: 'button', class: 'icon-btn', testid: 'invite-delete', 'aria-label': `Delete invite ${i.code}` }, icon('trash'));
-          remove.addEventListener('click', async () => {
-            const ok = await confirmDialog({ title: 'Delete this invite?', body: 'The link stops working. Accounts already created with it are not affected.', confirmLabel: 'Delete invite', danger: true });
-            if (!ok) return;
-            remove.disabled = true;
-            try {
+          const remove = confirmAction(
+            h('button', { type: 'button', class: 'icon-btn', testid: 'invite-delete', 'aria-label': `Delete invite ${i.code}` }, icon('trash')),
+            { title: 'Delete this invite?', body: 'The link stops working. Accounts already created with it are not affected.', confirmLabel: 'Delete invite' },
+            async () => {
               await del(`/admin/invites/${encodeURIComponent(i.id)}`);
               const tr = remove.closest('tr');
               if (tr) tr.remove();
               toast('Invite deleted', 'success');
-            } catch (err) {
-              remove.disabled = false;
-              toastError(err, 'Could not delete the invite');
-            }
-          });
+            },
+            'Could not delete the invite',
+          );
           const url = inviteUrl(i);
           return h('div', { class: 'row-actions' }, i.used_at || !url ? null : copyButton(() => url, { label: 'Copy link', testid: 'invite-copy' }), remove);
         },

@@ -2,7 +2,7 @@
 // the installed image models (enable, default, credit cost, verify, remove), importing
 // a model folder from the server's disk, and the live queue of everyone's jobs.
 
-import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, confirmDialog, field, formAlert, onSubmit, spinner, emptyState, errorBox, asText } from '../ui.js';
+import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, confirmAction, field, formAlert, onSubmit, spinner, emptyState, showLoadError, asText } from '../ui.js';
 import { get, post, patch, del } from '../api.js';
 import { adminTabs } from './nav-tabs.js';
 import { statusBadge, positionText, progressFraction, sizeText, creditsText, problemDetails, commandBlock } from './generate-common.js';
@@ -44,8 +44,7 @@ export default {
           runtimeSlot.replaceChildren(h('div', { class: 'callout callout-warning' }, icon('alert'), h('div', {}, h('p', {}, h('strong', {}, 'Generation is unavailable')), problemDetails(info.problem, 'admin-runtime-fix'))));
         }
       } catch (err) {
-        if (err && err.name === 'AbortError') return;
-        runtimeSlot.replaceChildren(errorBox(err, loadRuntime));
+        showLoadError(runtimeSlot, err, loadRuntime);
       }
     }
 
@@ -139,26 +138,21 @@ export default {
           verify.replaceChildren(icon('shield'), h('span', {}, 'Verify'));
         }
       });
-      const remove = h('button', { type: 'button', class: 'icon-btn', testid: 'admin-model-remove', 'aria-label': `Remove ${m.name}`, title: 'Remove' }, icon('trash'));
-      remove.addEventListener('click', async () => {
-        const ok = await confirmDialog({
+      const remove = confirmAction(
+        h('button', { type: 'button', class: 'icon-btn', testid: 'admin-model-remove', 'aria-label': `Remove ${m.name}`, title: 'Remove' }, icon('trash')),
+        {
           title: `Remove \u201c${m.name}\u201d?`,
           body: 'Its files are deleted from the data dir and users can no longer pick it. Images already made stay in their libraries. You can import it again later.',
           confirmLabel: 'Remove model',
-          danger: true,
-        });
-        if (!ok) return;
-        remove.disabled = true;
-        try {
+        },
+        async () => {
           await del(`/admin/models/${encodeURIComponent(m.id)}`);
           toast(`Removed ${m.name}`, 'success');
           loadModels();
           loadRuntime();
-        } catch (err) {
-          remove.disabled = false;
-          toastError(err, 'Could not remove the model');
-        }
-      });
+        },
+        'Could not remove the model',
+      );
       return h('div', { class: 'row-actions' }, makeDefault, verify, remove);
     }
 
@@ -192,8 +186,7 @@ export default {
         if (list.length) modelsStatus.replaceChildren();
         else modelsStatus.replaceChildren(h('div', { testid: 'admin-models-empty' }, emptyState('cpu', 'No models installed', 'Import a folder below, or run the command on the server.')));
       } catch (err) {
-        if (err && err.name === 'AbortError') return;
-        modelsStatus.replaceChildren(errorBox(err, loadModels));
+        showLoadError(modelsStatus, err, loadModels);
       }
     }
 
@@ -267,21 +260,16 @@ export default {
     }
 
     function jobActions(g) {
-      const btn = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', testid: 'admin-job-cancel', dataset: { jobId: g.id } }, icon('stop'), h('span', {}, 'Cancel'));
-      btn.addEventListener('click', async () => {
-        const ok = await confirmDialog({ title: 'Cancel this job?', body: 'A queued job ends at once; a running one stops after its current step. The user gets the credits back.', confirmLabel: 'Cancel job', danger: true });
-        if (!ok) return;
-        btn.disabled = true;
-        try {
+      return confirmAction(
+        h('button', { type: 'button', class: 'btn btn-secondary btn-sm', testid: 'admin-job-cancel', dataset: { jobId: g.id } }, icon('stop'), h('span', {}, 'Cancel')),
+        { title: 'Cancel this job?', body: 'A queued job ends at once; a running one stops after its current step. The user gets the credits back.', confirmLabel: 'Cancel job' },
+        async () => {
           await del(`/admin/jobs/${encodeURIComponent(g.id)}`);
           toast('Job cancelled', 'success');
           loadQueue();
-        } catch (err) {
-          btn.disabled = false;
-          toastError(err, 'Could not cancel the job');
-        }
-      });
-      return btn;
+        },
+        'Could not cancel the job',
+      );
     }
 
     const queueSlot = h('div', {});
@@ -308,8 +296,7 @@ export default {
         if (jobs.length) queueStatus.replaceChildren();
         else queueStatus.replaceChildren(emptyState('clock', 'The queue is empty', 'Jobs waiting or running show up here, live.'));
       } catch (err) {
-        if (err && err.name === 'AbortError') return;
-        queueStatus.replaceChildren(errorBox(err, loadQueue));
+        showLoadError(queueStatus, err, loadQueue);
       }
       if (!signal.aborted) queueTimer = setTimeout(pollQueue, QUEUE_REFRESH_MS);
     }

@@ -1,7 +1,7 @@
 // /library/{id} — one asset: large view, inline title, tags, details, generation
 // parameters (with "use these settings again" / "use as start image"), download and delete.
 
-import { h, icon, toast, toastError, errorMessage, spinner, confirmDialog, copyIconButton, formatBytes, absoluteTime, relativeTime, badge, asText } from '../ui.js';
+import { h, icon, toast, errorMessage, spinner, confirmAction, copyIconButton, formatBytes, absoluteTime, relativeTime, badge, asText } from '../ui.js';
 import { get, patch, del, ApiError } from '../api.js';
 import { navigate } from '../router.js';
 import { instanceName } from '../state.js';
@@ -342,25 +342,20 @@ export default {
 
     // ---------------------------------------------------------------- actions
     const download = h('a', { href: asset.download_url || asset.url, class: 'btn btn-primary', download: asset.filename || '', testid: 'asset-download' }, icon('download'), h('span', {}, 'Download original'));
-    const deleteBtn = h('button', { type: 'button', class: 'btn btn-danger-soft', testid: 'asset-delete' }, icon('trash'), h('span', {}, 'Delete'));
-    deleteBtn.addEventListener('click', async () => {
-      const ok = await confirmDialog({
+    const deleteBtn = confirmAction(
+      h('button', { type: 'button', class: 'btn btn-danger-soft', testid: 'asset-delete' }, icon('trash'), h('span', {}, 'Delete')),
+      {
         title: `Delete \u201c${assetTitle(asset)}\u201d?`,
         body: 'It is removed from your library and its storage is freed. This can\u2019t be undone.',
         confirmLabel: 'Delete',
-        danger: true,
-      });
-      if (!ok) return;
-      deleteBtn.disabled = true;
-      try {
+      },
+      async () => {
         await del(`/assets/${encodeURIComponent(asset.id)}`);
         toast(`Deleted \u201c${assetTitle(asset)}\u201d`, 'success');
         navigate(libraryHref());
-      } catch (err) {
-        deleteBtn.disabled = false;
-        toastError(err, 'Could not delete it');
-      }
-    });
+      },
+      'Could not delete it',
+    );
 
     // ---------------------------------------------------------------- details
     const sha = String(asset.sha256 || '');

@@ -9,7 +9,7 @@
 // ?from=<asset id>   fills the form with that image's settings (seed included)
 // ?source=<asset id> starts from that image (image to image)
 
-import { h, icon, pageHeader, card, field, formAlert, onSubmit, toast, toastError, spinner, emptyState, errorBox, timeEl } from '../ui.js';
+import { h, icon, pageHeader, card, field, formAlert, onSubmit, toast, toastError, spinner, emptyState, errorBox, showLoadError, openModal, timeEl } from '../ui.js';
 import { get, post, del, qs, ApiError } from '../api.js';
 import { isAdmin } from '../state.js';
 import { replaceQuietly } from '../router.js';
@@ -139,21 +139,13 @@ function pickImage(signal) {
           status.replaceChildren(h('div', { class: 'picker-empty' }, emptyState('image', 'No images in your library yet', 'Upload a picture, or generate one first, then start from it.'), link));
         }
       } catch (err) {
-        if (err && err.name === 'AbortError') return;
-        status.replaceChildren(errorBox(err, load));
+        showLoadError(status, err, load);
       }
     }
     more.addEventListener('click', load);
     closeBtn.addEventListener('click', () => dlg.close());
-    const opener = document.activeElement;
-    dlg.addEventListener('close', () => {
-      resolve(chosen);
-      dlg.remove();
-      if (opener && opener.isConnected) opener.focus();
-    });
     signal.addEventListener('abort', () => dlg.open && dlg.close(), { once: true });
-    document.body.appendChild(dlg);
-    dlg.showModal();
+    openModal(dlg, () => resolve(chosen));
     closeBtn.focus();
     load();
   });

@@ -1,6 +1,6 @@
 // /settings/security — active sessions (revoke, sign out everywhere), change password, change email.
 
-import { h, icon, field, formAlert, onSubmit, pageHeader, card, badge, timeEl, toast, toastError, spinner, emptyState, errorBox, confirmDialog } from '../ui.js';
+import { h, icon, field, formAlert, onSubmit, pageHeader, card, badge, timeEl, toast, toastError, spinner, emptyState, showLoadError, confirmAction } from '../ui.js';
 import { get, post, del } from '../api.js';
 import { state, setMe } from '../state.js';
 import { navigate } from '../router.js';
@@ -22,26 +22,21 @@ function sessionsCard(signal) {
   const list = h('ul', { class: 'session-list', role: 'list', testid: 'session-list' });
   const body = h('div', {}, h('div', { class: 'loading-block' }, spinner('Loading sessions'), h('p', {}, 'Loading sessions\u2026')));
 
-  const signOutAll = h('button', { type: 'button', class: 'btn btn-danger-soft btn-sm', testid: 'signout-all' }, icon('logout'), h('span', {}, 'Sign out everywhere'));
-  signOutAll.addEventListener('click', async () => {
-    const ok = await confirmDialog({
+  const signOutAll = confirmAction(
+    h('button', { type: 'button', class: 'btn btn-danger-soft btn-sm', testid: 'signout-all' }, icon('logout'), h('span', {}, 'Sign out everywhere')),
+    {
       title: 'Sign out everywhere?',
       body: 'Every device signed in to your account, including this one, will be signed out.',
       confirmLabel: 'Sign out everywhere',
-      danger: true,
-    });
-    if (!ok) return;
-    signOutAll.disabled = true;
-    try {
+    },
+    async () => {
       await post('/auth/logout', { all: true }, { redirect: false });
       setMe(null);
       toast('Signed out on all devices', 'success');
       navigate('/login');
-    } catch (err) {
-      signOutAll.disabled = false;
-      toastError(err, 'Could not sign out everywhere');
-    }
-  });
+    },
+    'Could not sign out everywhere',
+  );
 
   function row(s) {
     const current = !!s.current;
@@ -93,8 +88,7 @@ function sessionsCard(signal) {
       list.replaceChildren(...items.map(row));
       body.replaceChildren(items.length ? list : emptyState('monitor', 'No active sessions'));
     } catch (err) {
-      if (err && err.name === 'AbortError') return;
-      body.replaceChildren(errorBox(err, load));
+      showLoadError(body, err, load);
     }
   }
   load();

@@ -1,6 +1,6 @@
 // /settings/tokens — personal API tokens: create (secret shown once), list, revoke.
 
-import { h, icon, field, formAlert, onSubmit, pageHeader, card, badge, timeEl, toast, toastError, emptyState, errorBox, spinner, confirmDialog, copyButton } from '../ui.js';
+import { h, icon, field, formAlert, onSubmit, pageHeader, card, badge, timeEl, toast, emptyState, showLoadError, spinner, confirmAction, copyButton } from '../ui.js';
 import { get, post, del } from '../api.js';
 import { isAdmin } from '../state.js';
 import { settingsTabs } from './nav-tabs.js';
@@ -50,8 +50,7 @@ export default {
           ),
         );
       } catch (err) {
-        if (err && err.name === 'AbortError') return;
-        listBody.replaceChildren(errorBox(err, load));
+        showLoadError(listBody, err, load);
       }
     }
 
@@ -69,20 +68,17 @@ export default {
         h('td', { 'data-label': 'Expires', class: 'nowrap' }, expired ? badge('Expired', 'danger') : timeEl(t.expires_at, 'Never')),
         h('td', { class: 'cell-actions' }, revoke),
       );
-      revoke.addEventListener('click', async () => {
-        const ok = await confirmDialog({ title: `Revoke \u201c${t.name}\u201d?`, body: 'Anything using this token stops working immediately.', confirmLabel: 'Revoke token', danger: true });
-        if (!ok) return;
-        revoke.disabled = true;
-        try {
+      confirmAction(
+        revoke,
+        { title: `Revoke \u201c${t.name}\u201d?`, body: 'Anything using this token stops working immediately.', confirmLabel: 'Revoke token' },
+        async () => {
           await del(`/me/tokens/${encodeURIComponent(t.id)}`);
           tr.remove();
           toast(`Token \u201c${t.name}\u201d revoked`, 'success');
           if (!listBody.querySelector('tbody tr')) load();
-        } catch (err) {
-          revoke.disabled = false;
-          toastError(err, 'Could not revoke the token');
-        }
-      });
+        },
+        'Could not revoke the token',
+      );
       return tr;
     }
 
