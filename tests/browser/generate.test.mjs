@@ -410,6 +410,18 @@ test(
       await waitForBalance(page, start - spent + 10);
       await page.locator('[data-testid="credit-entry"][data-kind="grant"]', { hasText: 'Welcome to the beta' }).waitFor();
 
+      // 16. Opt in to a mail when a generation finishes (saved at once) -------------------------------
+      await page.goto('/settings/profile');
+      const mailSwitch = page.getByTestId('notify-generation-done');
+      await page.locator('[data-testid="notify-generation-done"]:not([disabled])').waitFor();
+      assert.equal(await mailSwitch.isChecked(), false, 'optional mails are off until chosen');
+      const savedChoice = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/notifications') && r.request().method() === 'PUT');
+      await mailSwitch.check();
+      assert.equal((await savedChoice).status(), 200);
+      assert.deepEqual((await apiInPage(page, 'GET', '/me/notifications')).data, { generation_done: true });
+      await shot(page, 'profile-mails');
+
+
       assert.deepEqual(problems, [], 'the UI reported errors');
     } catch (err) {
       await shot(page, 'FAILED');

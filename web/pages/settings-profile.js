@@ -1,7 +1,7 @@
 // /settings/profile — display name, username, bio and links (PATCH /me).
 
-import { h, icon, field, formAlert, onSubmit, pageHeader, card, avatar, badge, timeEl, toast } from '../ui.js';
-import { patch, ApiError } from '../api.js';
+import { h, icon, field, formAlert, onSubmit, pageHeader, card, avatar, badge, timeEl, toast, toastError } from '../ui.js';
+import { get, put, patch, ApiError } from '../api.js';
 import { state, setMe } from '../state.js';
 import { settingsTabs } from './nav-tabs.js';
 
@@ -122,6 +122,39 @@ export default {
       { busyLabel: 'Saving\u2026' },
     );
 
+    // Optional mails: each is a switch saved at once (GET|PUT /api/v1/me/notifications).
+    const mailSwitch = h('input', { type: 'checkbox', role: 'switch', class: 'switch', id: 'notify-generation', testid: 'notify-generation-done', disabled: true });
+    const mails = card(
+      { title: 'Email notifications', description: 'Optional mails. Account and security mails are always sent.' },
+      h(
+        'div',
+        { class: 'field field-check' },
+        h('div', { class: 'check-row' }, mailSwitch, h('label', { for: 'notify-generation' }, 'Email me when a generation finishes')),
+        h('p', { class: 'hint' }, 'Every such mail has a one-click unsubscribe link.'),
+      ),
+    );
+    get('/me/notifications', { signal })
+      .then((settings) => {
+        mailSwitch.checked = !!settings.generation_done;
+        mailSwitch.disabled = false;
+      })
+      .catch((err) => {
+        if (err && err.name !== 'AbortError') toastError(err, 'Could not load your mail choices');
+      });
+    mailSwitch.addEventListener('change', async () => {
+      const wanted = mailSwitch.checked;
+      mailSwitch.disabled = true;
+      try {
+        await put('/me/notifications', { generation_done: wanted });
+        toast(wanted ? 'You will get a mail when a generation finishes' : 'No more mails about finished generations', 'success');
+      } catch (err) {
+        mailSwitch.checked = !wanted;
+        toastError(err, 'Could not save your choice');
+      } finally {
+        mailSwitch.disabled = false;
+      }
+    });
+
     const side = h('div', { class: 'profile-side' });
     function renderSide() {
       const m = state.me;
@@ -144,9 +177,11 @@ export default {
           ),
           h('a', { href: '/settings/security', class: 'link-sm' }, 'Change email or password \u2192'),
         ),
+        mails,
       );
     }
     renderSide();
+
 
     main.replaceChildren(
       h(
