@@ -652,4 +652,28 @@ async fn three_d_uploads_are_parsed_and_checked() {
     assert_eq!(uploaded(&ann, "two.stl", stl).await["triangles"], 2);
     let ascii = b"solid t\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\nendloop\nendfacet\nendsolid t\n".to_vec();
     assert_eq!(uploaded(&ann, "ascii.stl", ascii).await["triangles"], 1);
+    // A primitive naming an accessor that does not exist (the gltf crate would panic on
+    // it) is a clear 422, as glTF JSON and inside a GLB.
+    let dangling =
+        br#"{"asset":{"version":"2.0"},"meshes":[{"primitives":[{"attributes":{"POSITION":5}}]}]}"#;
+    problem(
+        upload(&ann, "dangling.gltf", dangling.to_vec()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let mut json = dangling.to_vec();
+    while json.len() % 4 != 0 {
+        json.push(b' ');
+    }
+    let mut glb_bytes = b"glTF".to_vec();
+    glb_bytes.extend_from_slice(&2u32.to_le_bytes());
+    glb_bytes.extend_from_slice(&(20 + json.len() as u32).to_le_bytes());
+    glb_bytes.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    glb_bytes.extend_from_slice(b"JSON");
+    glb_bytes.extend_from_slice(&json);
+    problem(
+        upload(&ann, "dangling.glb", glb_bytes).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 }

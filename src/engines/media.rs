@@ -274,8 +274,9 @@ pub fn check_model<R: Read + Seek>(
         Format::Gltf => {
             let mut bytes = Vec::new();
             reader.read_to_end(&mut bytes).map_err(|e| invalid(&e))?;
-            let gltf = gltf::Gltf::from_slice(&bytes).map_err(|e| invalid(&e))?;
-            Ok(count_triangles(&gltf.document))
+            let root: gltf::json::Root =
+                gltf::json::deserialize::from_slice(&bytes).map_err(|e| invalid(&e))?;
+            Ok(count_triangles(&checked_document(root)?))
         }
         Format::Stl => check_stl(&mut reader, size),
         Format::Obj => {
@@ -338,6 +339,24 @@ pub fn check_model<R: Read + Seek>(
     }
 }
 
+/// Validates a glTF JSON root into a document. The `gltf` crate (1.4) panics on a
+/// primitive attribute that names a missing accessor, so that is refused first.
+fn checked_document(root: gltf::json::Root) -> Result<gltf::Document, MediaError> {
+    let accessors = root.accessors.len();
+    let dangling = root
+        .meshes
+        .iter()
+        .flat_map(|m| &m.primitives)
+        .flat_map(|p| p.attributes.values().chain(p.indices.as_ref()))
+        .any(|a| a.value() >= accessors);
+    if dangling {
+        return Err(MediaError::Invalid(
+            "a mesh primitive refers to an accessor that does not exist".into(),
+        ));
+    }
+    gltf::Document::from_json(root).map_err(|e| MediaError::Invalid(e.to_string()))
+}
+
 fn count_triangles(document: &gltf::Document) -> u64 {
     document
         .meshes()
@@ -383,7 +402,7 @@ fn check_glb<R: Read + Seek>(reader: &mut R, size: u64) -> Result<u64, MediaErro
     reader.read_exact(&mut json).map_err(|e| invalid(&e))?;
     let root: gltf::json::Root =
         gltf::json::deserialize::from_slice(&json).map_err(|e| invalid(&e))?;
-    let document = gltf::Document::from_json(root).map_err(|e| invalid(&e))?;
+    let document = checked_document(root)?;
     let bin_start = 20 + json_length;
     let bin_length = if bin_start + 8 <= size {
         let length = u64::from(read_u32(reader)?);
