@@ -607,7 +607,7 @@ fn glb(claimed: usize) -> Vec<u8> {
         r#"{{"asset":{{"version":"2.0"}},"buffers":[{{"byteLength":{claimed}}}],"bufferViews":[{{"buffer":0,"byteLength":36}}],"accessors":[{{"bufferView":0,"componentType":5126,"count":3,"type":"VEC3","min":[0,0,0],"max":[1,1,0]}}],"meshes":[{{"primitives":[{{"attributes":{{"POSITION":0}}}}]}}]}}"#
     )
     .into_bytes();
-    while json.len() % 4 != 0 {
+    while !json.len().is_multiple_of(4) {
         json.push(b' ');
     }
     let mut bin = Vec::new();
@@ -662,7 +662,7 @@ async fn three_d_uploads_are_parsed_and_checked() {
     )
     .await;
     let mut json = dangling.to_vec();
-    while json.len() % 4 != 0 {
+    while !json.len().is_multiple_of(4) {
         json.push(b' ');
     }
     let mut glb_bytes = b"glTF".to_vec();
