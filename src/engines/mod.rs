@@ -2,4 +2,5 @@
 
 pub mod diffusion;
 pub mod media;
+pub mod mesh;
 pub mod onnx;
