@@ -113,6 +113,16 @@ fn png_parameters(bytes: &[u8]) -> String {
         .expect("a tEXt chunk named parameters")
 }
 
+/// The JSON answer of the OpenAI-compatible endpoint.
+async fn openai_images(client: &Api, body: Value) -> Value {
+    client
+        .post("/v1/images/generations", body)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The `parameters` chunk of an asset's PNG, fetched as its owner.
 async fn asset_parameters(api: &Api, asset: &Value) -> String {
     let png = api
@@ -486,15 +496,7 @@ async fn the_openai_compatible_endpoint_answers_like_openai() {
     );
     assert_eq!(data[0]["revised_prompt"], "an owl");
 
-    let answer: Value = client
-        .post(
-            "/v1/images/generations",
-            json!({"prompt": "a fox", "size": "64x64"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = openai_images(&client, json!({"prompt": "a fox", "size": "64x64"})).await;
     let url = answer["data"][0]["url"].as_str().unwrap().to_string();
     assert!(url.starts_with(&server.url), "{url}");
     // The link works without signing in; a changed signature does not.
@@ -508,15 +510,7 @@ async fn the_openai_compatible_endpoint_answers_like_openai() {
         StatusCode::NOT_FOUND
     );
 
-    let bad: Value = client
-        .post(
-            "/v1/images/generations",
-            json!({"prompt": "x", "size": "big"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let bad: Value = openai_images(&client, json!({"prompt": "x", "size": "big"})).await;
     assert_eq!(bad["error"]["type"], "invalid_request_error");
     assert_eq!(bad["error"]["param"], "size");
     let too_many = client

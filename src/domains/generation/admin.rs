@@ -94,6 +94,31 @@ pub async fn verify(state: &AppState, id: String) -> ApiResult<Model> {
     model(state, id).await
 }
 
+/// Removes a model: its row (audited), its loaded pipeline and its folder.
+pub async fn uninstall(state: &AppState, id: String, actor: Option<String>) -> ApiResult<()> {
+    let now = state.now();
+    let target = id.clone();
+    state
+        .db
+        .write(move |tx| {
+            if !models::delete(tx, &target)? {
+                return Err(ApiError::NotFound);
+            }
+            audit::record(tx, actor.as_deref(), "model.remove", &target, "", now)?;
+            Ok(())
+        })
+        .await?;
+    state.generation.unload(&id);
+    let dir = state.generation.models_dir.join(&id);
+    tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?
+    .map_err(|e| ApiError::Internal(e.into()))
+}
+
 #[utoipa::path(get, path = "/api/v1/admin/models", tag = "admin", responses((status = 200, body = Vec<Model>)))]
 pub async fn list(State(state): State<AppState>, admin: AuthUser) -> ApiResult<Json<Vec<Model>>> {
     admin.require_admin()?;
@@ -196,25 +221,7 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     admin.require_admin()?;
-    let now = state.now();
-    let actor = admin.user_id.clone();
-    let target = id.clone();
-    state
-        .db
-        .write(move |tx| {
-            if !models::delete(tx, &target)? {
-                return Err(ApiError::NotFound);
-            }
-            audit::record(tx, Some(&actor), "model.remove", &target, "", now)?;
-            Ok(())
-        })
-        .await?;
-    state.generation.unload(&id);
-    let dir = state.generation.models_dir.join(&id);
-    tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    uninstall(&state, id, Some(admin.user_id.clone())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -270,15 +270,17 @@ pub async fn queue(
     params.check_schedule(&state.generation.models_dir.join(&model.id))?;
     if let Some(source) = params.source_asset_id.clone() {
         let owner = user.user_id.clone();
-        let asset = state
+        let usable = state
             .db
             .query(move |conn| library::get(conn, &source))
             .await?
-            .filter(|a| a.user_id == owner && a.kind == "image")
-            .ok_or_else(|| {
-                ApiError::field("source_asset_id", "Choose an image from your library.")
-            })?;
-        let _ = asset;
+            .is_some_and(|a| a.user_id == owner && a.kind == "image");
+        if !usable {
+            return Err(ApiError::field(
+                "source_asset_id",
+                "Choose an image from your library.",
+            ));
+        }
     }
     let cost = model.credit_cost * i64::from(params.count);
     let limit = state.config.generation.max_queued_per_user;

@@ -78,20 +78,14 @@ pub async fn models(state: &AppState, command: ModelsCommand) -> anyhow::Result<
             }
         }
         ModelsCommand::Remove { id } => {
-            let removed = state
-                .db
-                .write({
-                    let id = id.clone();
-                    move |tx| Ok::<_, crate::platform::db::DbError>(models::delete(tx, &id)?)
-                })
-                .await?;
-            if !removed {
-                anyhow::bail!("no model {id:?} is installed");
-            }
-            let dir = state.generation.models_dir.join(&id);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)?;
-            }
+            admin::uninstall(state, id.clone(), None)
+                .await
+                .map_err(|e| match e {
+                    crate::error::ApiError::NotFound => {
+                        anyhow::anyhow!("no model {id:?} is installed")
+                    }
+                    other => fail(other),
+                })?;
             println!("Removed {id}");
         }
     }

@@ -68,24 +68,23 @@ pub struct GenerationParams {
     pub strength: Option<f32>,
 }
 
-fn field(name: &str, message: impl Into<String>) -> ApiError {
-    ApiError::field(name, message)
-}
-
 impl GenerationRequest {
     /// Checks the request against the model and fills in its defaults.
     pub fn complete(self, model: &Model, random_seed: u64) -> Result<GenerationParams, ApiError> {
         if self.kind != "image" {
-            return Err(field("kind", "Only \"image\" generations are available."));
+            return Err(ApiError::field(
+                "kind",
+                "Only \"image\" generations are available.",
+            ));
         }
         let prompt = self.prompt.trim().to_string();
         if prompt.is_empty() {
-            return Err(field("prompt", "Describe the image you want."));
+            return Err(ApiError::field("prompt", "Describe the image you want."));
         }
         if prompt.chars().count() > MAX_PROMPT_CHARS
             || self.negative_prompt.chars().count() > MAX_PROMPT_CHARS
         {
-            return Err(field(
+            return Err(ApiError::field(
                 "prompt",
                 format!("Keep prompts under {MAX_PROMPT_CHARS} characters."),
             ));
@@ -94,7 +93,7 @@ impl GenerationRequest {
         let side = |name: &str, value: Option<u32>, default: u32| -> Result<u32, ApiError> {
             let value = value.unwrap_or(default);
             if !(MIN_SIDE..=MAX_SIDE).contains(&value) || !value.is_multiple_of(8) {
-                return Err(field(
+                return Err(ApiError::field(
                     name,
                     format!("Use a multiple of 8 from {MIN_SIDE} to {MAX_SIDE}."),
                 ));
@@ -105,36 +104,39 @@ impl GenerationRequest {
         let height = side("height", self.height, defaults.height)?;
         let steps = self.steps.unwrap_or(defaults.steps);
         if !(1..=MAX_STEPS).contains(&steps) {
-            return Err(field("steps", format!("Use 1 to {MAX_STEPS} steps.")));
+            return Err(ApiError::field(
+                "steps",
+                format!("Use 1 to {MAX_STEPS} steps."),
+            ));
         }
         let guidance_scale = self.guidance_scale.unwrap_or(defaults.guidance_scale);
         if !(0.0..=30.0).contains(&guidance_scale) || !guidance_scale.is_finite() {
-            return Err(field(
+            return Err(ApiError::field(
                 "guidance_scale",
                 "Use a guidance scale from 0 to 30.",
             ));
         }
         let scheduler = self.scheduler.unwrap_or_else(|| defaults.scheduler.clone());
         if !SCHEDULERS.contains(&scheduler.as_str()) {
-            return Err(field(
+            return Err(ApiError::field(
                 "scheduler",
                 format!("Choose one of: {}.", SCHEDULERS.join(", ")),
             ));
         }
         let seed = self.seed.unwrap_or(random_seed);
         if seed > u64::from(u32::MAX) {
-            return Err(field("seed", "Use a seed from 0 to 4294967295."));
+            return Err(ApiError::field("seed", "Use a seed from 0 to 4294967295."));
         }
         let count = self.count.unwrap_or(1);
         if !(1..=MAX_COUNT).contains(&count) {
-            return Err(field(
+            return Err(ApiError::field(
                 "count",
                 format!("Make 1 to {MAX_COUNT} images at a time."),
             ));
         }
         let strength = match (&self.source_asset_id, self.strength) {
             (None, Some(_)) => {
-                return Err(field(
+                return Err(ApiError::field(
                     "strength",
                     "Strength applies only with a start image (source_asset_id).",
                 ));
@@ -143,7 +145,10 @@ impl GenerationRequest {
             (Some(_), strength) => {
                 let strength = strength.unwrap_or(0.75);
                 if !(strength > 0.0 && strength <= 1.0) {
-                    return Err(field("strength", "Use a strength above 0 and up to 1."));
+                    return Err(ApiError::field(
+                        "strength",
+                        "Use a strength above 0 and up to 1.",
+                    ));
                 }
                 Some(strength)
             }
@@ -190,7 +195,9 @@ impl GenerationParams {
         let config = SchedulerConfig::from_json(&text).map_err(|e| {
             ApiError::Unavailable(format!("The model's scheduler config is not usable: {e}"))
         })?;
-        let kind = self.scheduler_kind().map_err(|e| field("scheduler", e))?;
+        let kind = self
+            .scheduler_kind()
+            .map_err(|e| ApiError::field("scheduler", e))?;
         Scheduler::new(
             kind,
             &config,
@@ -200,10 +207,10 @@ impl GenerationParams {
         .map(|_| ())
         .map_err(|e| match e {
             SchedulerError::Strength(_) | SchedulerError::NoSteps { .. } => {
-                field("strength", e.to_string())
+                ApiError::field("strength", e.to_string())
             }
-            SchedulerError::Steps { .. } => field("steps", e.to_string()),
-            other => field("scheduler", other.to_string()),
+            SchedulerError::Steps { .. } => ApiError::field("steps", e.to_string()),
+            other => ApiError::field("scheduler", other.to_string()),
         })
     }
 
