@@ -196,15 +196,16 @@ pub fn queued_count_for_user(conn: &Connection, user_id: &str) -> rusqlite::Resu
 }
 
 /// The order jobs are claimed in: users served least recently first, then first-come.
-const FAIR_ORDER: &str = "ORDER BY (SELECT MAX(r.started_at) FROM jobs r WHERE r.user_id = j.user_id) \
-                          IS NOT NULL, (SELECT MAX(r.started_at) FROM jobs r WHERE r.user_id = j.user_id), \
-                          j.created_at, j.id";
+/// Users never served first, then the one served longest ago (`NULLS FIRST`); the
+/// claim orders a user's own jobs first-come, the position estimate orders users.
+const USERS_IN_TURN: &str =
+    "ORDER BY (SELECT MAX(r.started_at) FROM jobs r WHERE r.user_id = j.user_id) NULLS FIRST";
 
 /// Takes the next job fairly and marks it running.
 pub fn claim_next(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<Option<Job>> {
     let next: Option<String> = tx
         .query_row(
-            &format!("SELECT j.id FROM jobs j WHERE j.status = 'queued' {FAIR_ORDER} LIMIT 1"),
+            &format!("SELECT j.id FROM jobs j WHERE j.status = 'queued' {USERS_IN_TURN}, j.created_at, j.id LIMIT 1"),
             [],
             |r| r.get(0),
         )
@@ -229,8 +230,8 @@ pub fn queue_position(conn: &Connection, job: &Job) -> rusqlite::Result<Option<i
         |r| r.get(0),
     )?;
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT j.user_id, COUNT(*) FROM jobs j WHERE j.status = 'queued' GROUP BY j.user_id {}",
-        FAIR_ORDER.replace("j.created_at, j.id", "MIN(j.created_at)")
+        "SELECT j.user_id, COUNT(*) FROM jobs j WHERE j.status = 'queued' GROUP BY j.user_id \
+         {USERS_IN_TURN}, MIN(j.created_at)"
     ))?;
     let users: Vec<(String, i64)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
