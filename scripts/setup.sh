@@ -2,7 +2,8 @@
 # Installs what the appliance and its tests need on a Debian 12 machine with the Rust
 # toolchain, Python 3 and Node 20. Idempotent: each step is skipped when already done.
 #   scripts/setup.sh run    what `make run` needs (ONNX Runtime beside the binaries)
-#   scripts/setup.sh test   that, plus what `make test` needs (SMTP server, browser, npm packages)
+#   scripts/setup.sh test   that, plus what `make test` needs (SMTP server, browser, npm
+#                           packages, the 3D validators admesh, PrusaSlicer, gltf-validator)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-run}"
@@ -58,9 +59,12 @@ if [ "$what" = "test" ]; then
         say "installing the test SMTP server (aiosmtpd)"
         python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
     fi
-    apt_install chromium
-    if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ]; then
-        say "installing npm packages for the browser tests"
+    # The browser for UI tests; admesh and PrusaSlicer check that 3D outputs are closed
+    # and slice.
+    apt_install chromium admesh prusa-slicer
+    if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ] \
+        || [ ! -d node_modules/gltf-validator ]; then
+        say "installing npm packages for the browser tests and the glTF validator"
         npm ci --no-audit --no-fund --silent
     fi
 fi

@@ -113,6 +113,8 @@ pub struct GenerationConfig {
     pub max_queued_per_user: i64,
     /// Credits a new account starts with.
     pub starting_credits: i64,
+    /// Credits a 3D model costs (prompt to 3D adds the image model's cost).
+    pub mesh_credit_cost: i64,
     /// Offers models marked `test_only` (random weights) to users; for the project's
     /// own tests, never for a real instance.
     pub allow_test_models: bool,
@@ -129,6 +131,7 @@ impl Default for GenerationConfig {
             model_memory_mb: 8192,
             max_queued_per_user: 8,
             starting_credits: 100,
+            mesh_credit_cost: 1,
             allow_test_models: false,
         }
     }

@@ -38,46 +38,10 @@ async fn generate(api: &Api, body: Value) -> reqwest::Response {
     api.post("/api/v1/generations", body).await
 }
 
-/// Follows the job's event stream to its end; returns the events' (name, data).
-async fn follow(api: &Api, id: &str) -> Vec<(String, Value)> {
-    let response = api.get(&format!("/api/v1/generations/{id}/events")).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut events = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, stream.next()).await {
-        buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let mut name = String::new();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("event:") {
-                    name = v.trim().to_string();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.trim_start());
-                }
-            }
-            if data.is_empty() {
-                continue;
-            }
-            let value: Value = serde_json::from_str(&data).unwrap();
-            let done = ["succeeded", "failed", "cancelled"].contains(&name.as_str());
-            events.push((name, value));
-            if done {
-                return events;
-            }
-        }
-    }
-    panic!("the event stream ended without a final status: {events:?}");
-}
-
 /// Queues a generation, follows it to success and returns its first image's asset id.
 async fn first_image(api: &Api, body: Value) -> String {
     let job: Value = generate(api, body).await.json().await.unwrap();
-    let events = follow(api, job["id"].as_str().unwrap()).await;
+    let events = api.follow(job["id"].as_str().unwrap()).await;
     let (name, done) = events.last().unwrap();
     assert_eq!(name, "succeeded", "{done}");
     done["images"][0]["asset_id"].as_str().unwrap().to_string()
@@ -156,7 +120,7 @@ async fn generate_follow_progress_and_find_the_results_with_their_parameters() {
     assert_eq!(job["cost"], 2);
     assert_eq!(balance(&ann).await, before - 2, "reserved when queued");
 
-    let events = follow(&ann, &id).await;
+    let events = &ann.follow(&id).await;
     let progress: Vec<&Value> = events
         .iter()
         .filter(|(name, _)| name == "running")
@@ -304,7 +268,7 @@ async fn a_damaged_model_fails_the_job_clearly_and_refunds() {
         .json()
         .await
         .unwrap();
-    let events = follow(&ann, job["id"].as_str().unwrap()).await;
+    let events = &ann.follow(job["id"].as_str().unwrap()).await;
     let (name, failed) = events.last().unwrap();
     assert_eq!(name, "failed");
     let error = failed["error"].as_str().unwrap();
@@ -554,7 +518,7 @@ async fn a_finished_generation_mails_those_who_asked_with_one_click_unsubscribe(
     .json()
     .await
     .unwrap();
-    follow(&ann, job["id"].as_str().unwrap()).await;
+    ann.follow(job["id"].as_str().unwrap()).await;
     let mail = server
         .smtp
         .wait_for("ann@example.org", "Your images are ready");
@@ -596,7 +560,7 @@ async fn a_finished_generation_mails_those_who_asked_with_one_click_unsubscribe(
         .json()
         .await
         .unwrap();
-    follow(&ann, job["id"].as_str().unwrap()).await;
+    ann.follow(job["id"].as_str().unwrap()).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(
         server.smtp.count_to("ann@example.org"),
@@ -736,7 +700,7 @@ async fn a_requested_gpu_provider_that_is_missing_is_an_error_not_a_silent_fallb
         .json()
         .await
         .unwrap();
-    let events = follow(&ann, job["id"].as_str().unwrap()).await;
+    let events = &ann.follow(job["id"].as_str().unwrap()).await;
     let (name, failed) = events.last().unwrap();
     assert_eq!(name, "failed");
     assert!(
@@ -764,7 +728,7 @@ async fn image_to_image_starts_from_a_library_image() {
     .await
     .unwrap();
     assert_eq!(job["params"]["strength"], 0.5);
-    let events = follow(&ann, job["id"].as_str().unwrap()).await;
+    let events = &ann.follow(job["id"].as_str().unwrap()).await;
     let (name, result) = events.last().unwrap();
     assert_eq!(name, "succeeded", "{result}");
     // Strength 0.5 of 8 steps runs the last 4.
@@ -867,4 +831,57 @@ async fn without_onnx_runtime_the_server_runs_and_says_how_to_install_it() {
         "{report}"
     );
     assert_eq!(ann.get("/api/v1/me").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn prompt_to_3d_makes_the_image_then_the_model_as_one_job() {
+    let (server, _admin) = server_with_model(&[]).await;
+    let ann = server.verified_user("ann").await;
+    let before = balance(&ann).await;
+    let created = generate(
+        &ann,
+        json!({"kind": "prompt_to_3d", "prompt": "a lighthouse on a cliff", "width": 64,
+               "height": 64, "steps": 3, "seed": 7, "mode": "lithophane", "width_mm": 50,
+               "resolution": 64}),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::ACCEPTED);
+    let job: Value = created.json().await.unwrap();
+    assert_eq!(job["kind"], "prompt_to_3d");
+    assert_eq!(job["cost"], 2, "the image model's cost and the model's");
+    let events = &ann.follow(job["id"].as_str().unwrap()).await;
+    let progress: Vec<&Value> = events
+        .iter()
+        .filter_map(|(_, g)| g.get("progress").filter(|p| !p.is_null()))
+        .collect();
+    // One progress bar: the denoising steps, then the model's stages, out of 3 + 4.
+    assert!(progress.iter().all(|p| p["steps"] == 7), "{progress:?}");
+    assert!(progress.iter().any(|p| p["stage"].is_null()));
+    assert!(progress.iter().any(|p| p["stage"].is_string()));
+    let (last, done) = events.last().unwrap();
+    assert_eq!(last, "succeeded", "{done}");
+    assert_eq!(balance(&ann).await, before - 2);
+
+    // The image is in the library too, and the model says it was made from it.
+    let image_id = done["images"][0]["asset_id"].as_str().unwrap();
+    let model = done["model"].clone();
+    assert_eq!(model["mesh"]["printable"], true, "{model}");
+    let asset = ann
+        .json(&format!(
+            "/api/v1/assets/{}",
+            model["asset_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(asset["kind"], "model");
+    assert_eq!(asset["params"]["source_asset_id"], image_id);
+    assert_eq!(asset["params"]["prompt"], "a lighthouse on a cliff");
+    assert_eq!(asset["params"]["seed"], 7);
+    assert!(
+        asset["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Lithophane: a lighthouse")
+    );
+    let size = asset["mesh"]["size_mm"][0].as_f64().unwrap();
+    assert!((size - 50.0).abs() <= 0.01, "{size}");
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use image::{DynamicImage, ImageFormat};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Api, Server, problem};
+use support::{Server, problem};
 
 fn png(width: u32, height: u32, seed: u8) -> Vec<u8> {
     let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
@@ -57,30 +57,6 @@ fn jpeg_with_gps(width: u32, height: u32) -> Vec<u8> {
     jpeg
 }
 
-async fn upload(api: &Api, filename: &str, bytes: Vec<u8>) -> reqwest::Response {
-    let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string());
-    let form = reqwest::multipart::Form::new().part("file", part);
-    let mut request = api
-        .client
-        .post(format!("{}/api/v1/assets", api.base))
-        .multipart(form);
-    if let Some(token) = &api.token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.unwrap()
-}
-
-async fn uploaded(api: &Api, filename: &str, bytes: Vec<u8>) -> Value {
-    let response = upload(api, filename, bytes).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "upload of {filename}"
-    );
-    let body: Value = response.json().await.unwrap();
-    body["items"][0].clone()
-}
-
 fn files_under(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -103,8 +79,8 @@ async fn same_bytes_are_stored_once_and_private_files_stay_private() {
     let ann = server.verified_user("ann").await;
     let bob = server.verified_user("bob").await;
     let bytes = png(600, 400, 7);
-    let a = uploaded(&ann, "sunset.png", bytes.clone()).await;
-    let b = uploaded(&bob, "copy.png", bytes).await;
+    let a = ann.uploaded("sunset.png", bytes.clone()).await;
+    let b = bob.uploaded("copy.png", bytes).await;
     assert_eq!(a["sha256"], b["sha256"]);
     assert_ne!(a["id"], b["id"]);
     assert_eq!(
@@ -118,11 +94,8 @@ async fn same_bytes_are_stored_once_and_private_files_stay_private() {
     // Concurrent uploads of one new file by both: every one succeeds, one copy is kept.
     let fresh = png(300, 200, 8);
     let racing = (0..6).map(|i| {
-        upload(
-            if i % 2 == 0 { &ann } else { &bob },
-            "race.png",
-            fresh.clone(),
-        )
+        let uploader = if i % 2 == 0 { &ann } else { &bob };
+        uploader.upload("race.png", fresh.clone())
     });
     let answers = futures_util::future::join_all(racing).await;
     assert!(answers.iter().all(|r| r.status() == StatusCode::CREATED));
@@ -172,7 +145,7 @@ async fn same_bytes_are_stored_once_and_private_files_stay_private() {
 async fn public_files_are_cacheable_with_etag_and_ranges() {
     let server = Server::start().await;
     let ann = server.verified_user("ann").await;
-    let asset = uploaded(&ann, "public.png", png(40, 40, 1)).await;
+    let asset = ann.uploaded("public.png", png(40, 40, 1)).await;
     // Publishing arrives with the community; here the row is made public directly.
     server
         .db()
@@ -237,7 +210,7 @@ async fn uploaded_jpeg_loses_its_exif_and_gps_with_orientation_applied() {
     let ann = server.verified_user("ann").await;
     let original = jpeg_with_gps(40, 20);
     assert!(original.windows(4).any(|w| w == b"Exif"));
-    let asset = uploaded(&ann, "holiday.jpg", original).await;
+    let asset = ann.uploaded("holiday.jpg", original).await;
     // Orientation 6 turns 40×20 into 20×40.
     assert_eq!(
         (asset["width"].as_i64(), asset["height"].as_i64()),
@@ -267,34 +240,35 @@ async fn refused_uploads_leave_nothing_behind() {
     bomb[16..20].copy_from_slice(&100_000u32.to_be_bytes());
     bomb[20..24].copy_from_slice(&100_000u32.to_be_bytes());
     problem(
-        upload(&ann, "bomb.png", bomb).await,
+        ann.upload("bomb.png", bomb).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     // Content that does not match its name, SVG, HTML, garbage.
     problem(
-        upload(&ann, "photo.jpg", png(4, 4, 0)).await,
+        ann.upload("photo.jpg", png(4, 4, 0)).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".to_vec();
     problem(
-        upload(&ann, "logo.svg", svg).await,
+        ann.upload("logo.svg", svg).await,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
     )
     .await;
     problem(
-        upload(&ann, "page.png", b"<html><body>hi</body></html>".to_vec()).await,
+        ann.upload("page.png", b"<html><body>hi</body></html>".to_vec())
+            .await,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
     )
     .await;
     problem(
-        upload(&ann, "broken.stl", vec![0xFFu8; 300]).await,
+        ann.upload("broken.stl", vec![0xFFu8; 300]).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     problem(
-        upload(&ann, "noise.bin", vec![7u8; 300]).await,
+        ann.upload("noise.bin", vec![7u8; 300]).await,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
     )
     .await;
@@ -308,10 +282,10 @@ async fn library_lists_filters_edits_and_deletes() {
     let server = Server::start().await;
     let ann = server.verified_user("ann").await;
     for i in 0..3u8 {
-        uploaded(&ann, &format!("image-{i}.png"), png(8, 8, i)).await;
+        ann.uploaded(&format!("image-{i}.png"), png(8, 8, i)).await;
     }
     let obj = b"# cube\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n".to_vec();
-    let model = uploaded(&ann, "tri.obj", obj).await;
+    let model = ann.uploaded("tri.obj", obj).await;
     assert_eq!(model["kind"], "model");
     assert_eq!(model["triangles"], 1);
     let all = ann.json("/api/v1/assets").await;
@@ -416,7 +390,7 @@ async fn quota_holds_even_for_concurrent_uploads() {
         .unwrap()
         .to_string();
     let one = png(64, 64, 3);
-    let size = uploaded(&ann, "first.png", one.clone()).await["size"]
+    let size = ann.uploaded("first.png", one.clone()).await["size"]
         .as_i64()
         .unwrap();
     // The admin leaves room for exactly two more of that size.
@@ -437,7 +411,7 @@ async fn quota_holds_even_for_concurrent_uploads() {
         StatusCode::FORBIDDEN,
     )
     .await;
-    let uploads = (0..4).map(|_| upload(&ann, "again.png", one.clone()));
+    let uploads = (0..4).map(|_| ann.upload("again.png", one.clone()));
     let results = futures_util::future::join_all(uploads).await;
     let created = results
         .iter()
@@ -485,7 +459,7 @@ async fn quota_holds_even_for_concurrent_uploads() {
         json!(size * 3)
     );
     problem(
-        upload(&ann, "over.png", png(64, 64, 4)).await,
+        ann.upload("over.png", png(64, 64, 4)).await,
         StatusCode::PAYLOAD_TOO_LARGE,
     )
     .await;
@@ -502,7 +476,7 @@ async fn quota_holds_even_for_concurrent_uploads() {
 async fn gc_waits_for_the_grace_period_and_fsck_finds_corruption() {
     let server = Server::start().await;
     let ann = server.verified_user("ann").await;
-    let asset = uploaded(&ann, "old.png", png(16, 16, 9)).await;
+    let asset = ann.uploaded("old.png", png(16, 16, 9)).await;
     let hash = asset["sha256"].as_str().unwrap().to_string();
     let path = server
         .data_dir()
@@ -530,7 +504,7 @@ async fn gc_waits_for_the_grace_period_and_fsck_finds_corruption() {
     assert!(!path.exists(), "moved to quarantine");
 
     // GC: a deleted asset's files stay during the grace period, then go.
-    let second = uploaded(&ann, "second.png", png(16, 16, 10)).await;
+    let second = ann.uploaded("second.png", png(16, 16, 10)).await;
     let second_hash = second["sha256"].as_str().unwrap().to_string();
     let second_path = server
         .data_dir()
@@ -631,7 +605,7 @@ fn glb(claimed: usize) -> Vec<u8> {
 async fn three_d_uploads_are_parsed_and_checked() {
     let server = Server::start().await;
     let ann = server.verified_user("ann").await;
-    let model = uploaded(&ann, "tri.glb", glb(36)).await;
+    let model = ann.uploaded("tri.glb", glb(36)).await;
     assert_eq!(
         (
             model["kind"].as_str(),
@@ -642,22 +616,22 @@ async fn three_d_uploads_are_parsed_and_checked() {
     );
     assert_eq!(model["mime"], "model/gltf-binary");
     problem(
-        upload(&ann, "lying.glb", glb(4096)).await,
+        ann.upload("lying.glb", glb(4096)).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     let mut stl = vec![0u8; 80];
     stl.extend_from_slice(&2u32.to_le_bytes());
     stl.extend_from_slice(&[0u8; 100]);
-    assert_eq!(uploaded(&ann, "two.stl", stl).await["triangles"], 2);
+    assert_eq!(ann.uploaded("two.stl", stl).await["triangles"], 2);
     let ascii = b"solid t\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\nendloop\nendfacet\nendsolid t\n".to_vec();
-    assert_eq!(uploaded(&ann, "ascii.stl", ascii).await["triangles"], 1);
+    assert_eq!(ann.uploaded("ascii.stl", ascii).await["triangles"], 1);
     // A primitive naming an accessor that does not exist (the gltf crate would panic on
     // it) is a clear 422, as glTF JSON and inside a GLB.
     let dangling =
         br#"{"asset":{"version":"2.0"},"meshes":[{"primitives":[{"attributes":{"POSITION":5}}]}]}"#;
     problem(
-        upload(&ann, "dangling.gltf", dangling.to_vec()).await,
+        ann.upload("dangling.gltf", dangling.to_vec()).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
@@ -672,7 +646,7 @@ async fn three_d_uploads_are_parsed_and_checked() {
     glb_bytes.extend_from_slice(b"JSON");
     glb_bytes.extend_from_slice(&json);
     problem(
-        upload(&ann, "dangling.glb", glb_bytes).await,
+        ann.upload("dangling.glb", glb_bytes).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;

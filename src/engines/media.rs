@@ -1,10 +1,14 @@
 //! What an uploaded file really is, and making it safe to keep: file-type sniffing from
 //! the bytes, image decoding under explicit limits, EXIF orientation applied and all
-//! metadata dropped by re-encoding, thumbnails, and structural checks of 3D files.
+//! metadata dropped by re-encoding, thumbnails (of 3D models too), and structural checks
+//! of 3D files.
 
 use std::io::{BufRead, Cursor, Read, Seek};
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+
+use super::mesh::read::{self, MeshFormat};
+use super::mesh::{Mesh, render};
 
 /// Largest accepted image side, in pixels.
 pub const MAX_SIDE: u32 = 16_384;
@@ -236,6 +240,43 @@ pub fn prepare_image<R: BufRead + Seek>(
 /// The 256 px and 1024 px WebP thumbnails the library shows.
 pub fn thumbnails(image: &DynamicImage) -> Result<(Vec<u8>, Vec<u8>), MediaError> {
     Ok((thumbnail(image, 256)?, thumbnail(image, 1024)?))
+}
+
+/// Decodes a stored image (stored files have no extension: the bytes tell the format).
+pub fn open_image(path: &std::path::Path) -> Result<DynamicImage, MediaError> {
+    ImageReader::open(path)
+        .and_then(|reader| reader.with_guessed_format())
+        .map_err(|e| MediaError::Invalid(e.to_string()))?
+        .decode()
+        .map_err(|e| MediaError::Invalid(e.to_string()))
+}
+
+/// [`thumbnails`] of a 3D model: a picture of it rendered on the CPU (with its
+/// base-colour texture, when given and the mesh has UVs).
+pub fn model_thumbnails(
+    mesh: &Mesh,
+    texture: Option<&image::RgbImage>,
+) -> Result<(Vec<u8>, Vec<u8>), MediaError> {
+    let picture = render::render(
+        mesh,
+        &render::View {
+            size: 1024,
+            texture,
+        },
+    );
+    thumbnails(&DynamicImage::ImageRgba8(picture))
+}
+
+/// Reads a 3D file the upload checks accepted into a mesh (millimetres, z up).
+pub fn read_model(bytes: &[u8], format: Format) -> Result<Mesh, MediaError> {
+    let format = match format {
+        Format::Glb | Format::Gltf => MeshFormat::Gltf,
+        Format::Stl => MeshFormat::Stl,
+        Format::ThreeMf => MeshFormat::ThreeMf,
+        Format::Obj => MeshFormat::Obj,
+        Format::Png | Format::Jpeg | Format::Webp => return Err(MediaError::Unsupported),
+    };
+    read::read(bytes, format).map_err(|e| MediaError::Invalid(e.to_string()))
 }
 
 fn encode(image: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, MediaError> {

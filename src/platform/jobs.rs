@@ -296,9 +296,12 @@ pub fn requeue_running(tx: &Transaction<'_>) -> rusqlite::Result<usize> {
 /// Live progress of a running job.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Progress {
-    /// Denoising step just finished (1-based) and how many there are.
+    /// Step just finished (1-based) and how many there are: denoising steps, then the
+    /// stages of building a 3D model.
     pub step: u32,
     pub steps: u32,
+    /// What the job is doing, when it says (e.g. "Simplifying").
+    pub stage: Option<String>,
     /// Which image of the job (1-based) and how many.
     pub image: u32,
     pub count: u32,

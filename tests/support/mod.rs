@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -455,6 +456,69 @@ impl Api {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Uploads one file to the library as multipart form data.
+    pub async fn upload(&self, filename: &str, bytes: Vec<u8>) -> Response {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.with_auth(
+            self.client
+                .post(format!("{}/api/v1/assets", self.base))
+                .multipart(form),
+        )
+        .send()
+        .await
+        .unwrap()
+    }
+
+    /// Uploads one file and returns its asset, asserting 201.
+    pub async fn uploaded(&self, filename: &str, bytes: Vec<u8>) -> Value {
+        let response = self.upload(filename, bytes).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "upload of {filename}"
+        );
+        let body: Value = response.json().await.unwrap();
+        body["items"][0].clone()
+    }
+
+    /// Follows a generation job's event stream to its end; returns the events' (name,
+    /// data).
+    pub async fn follow(&self, id: &str) -> Vec<(String, Value)> {
+        let response = self.get(&format!("/api/v1/generations/{id}/events")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        let mut stream = response.bytes_stream();
+        let mut buffer = String::new();
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, stream.next()).await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let mut name = String::new();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                let value: Value = serde_json::from_str(&data).unwrap();
+                let done = ["succeeded", "failed", "cancelled"].contains(&name.as_str());
+                events.push((name, value));
+                if done {
+                    return events;
+                }
+            }
+        }
+        panic!("the event stream ended without a final status: {events:?}");
     }
 
     pub async fn json(&self, path: &str) -> Value {

@@ -13,13 +13,14 @@ use futures_util::Stream;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use super::mesh_params::{self, MeshParams};
 use super::models::{self, Model};
-use super::params::GenerationRequest;
+use super::params::{GenerationParams, GenerationRequest};
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, Scope};
 use crate::domains::auth::store::Role;
 use crate::domains::credits::ledger::{self, LedgerError};
-use crate::domains::library::store as library;
+use crate::domains::library::store::{self as library, MeshInfo};
 use crate::error::{ApiError, ApiResult};
 use crate::platform::cursor::{self, Page};
 use crate::platform::jobs::{self, Enqueued, Finished, Job, JobBoard, NewJob, Progress, Status};
@@ -36,6 +37,16 @@ pub struct ResultImage {
     pub width: Option<i64>,
     pub height: Option<i64>,
     pub seed: Option<u64>,
+}
+
+/// A 3D model a job made.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResultModel {
+    pub asset_id: String,
+    /// The GLB file.
+    pub url: String,
+    pub thumbnail_url: Option<String>,
+    pub mesh: Option<MeshInfo>,
 }
 
 /// A generation job as clients see it.
@@ -62,6 +73,8 @@ pub struct Generation {
     pub preview_url: Option<String>,
     pub error: Option<String>,
     pub images: Vec<ResultImage>,
+    /// The model, for 3D kinds.
+    pub model: Option<ResultModel>,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
@@ -103,6 +116,19 @@ fn view(conn: &Connection, job: Job, board: &JobBoard) -> rusqlite::Result<Gener
             });
         }
     }
+    let model = job
+        .result
+        .as_ref()
+        .and_then(|r| r["model_asset_id"].as_str())
+        .map(|id| library::get(conn, id))
+        .transpose()?
+        .flatten()
+        .map(|asset| ResultModel {
+            asset_id: asset.id,
+            url: asset.url,
+            thumbnail_url: asset.preview_url.or(asset.thumbnail_url),
+            mesh: asset.mesh,
+        });
     Ok(Generation {
         id: job.id,
         kind: job.kind,
@@ -116,6 +142,7 @@ fn view(conn: &Connection, job: Job, board: &JobBoard) -> rusqlite::Result<Gener
         preview_url,
         error: job.error,
         images,
+        model,
         created_at: job.created_at,
         started_at: job.started_at,
         finished_at: job.finished_at,
@@ -227,26 +254,134 @@ async fn visible_job(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<J
     Ok(job)
 }
 
-/// Queues a generation for `user` (shared by the native and the OpenAI-style API).
-pub async fn queue(
+/// What a request becomes on the queue.
+struct Prepared {
+    kind: &'static str,
+    params: serde_json::Value,
+    cost: i64,
+}
+
+fn to_json(params: &impl Serialize) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(params).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// Checks a request of any kind and completes its parameters.
+async fn prepare(
     state: &AppState,
     user: &AuthUser,
-    request: GenerationRequest,
-    idempotency_key: Option<String>,
-) -> ApiResult<(Generation, bool)> {
-    user.require_scope(Scope::Generate)?;
-    if user.account.email_verified_at.is_none() {
-        return Err(ApiError::Forbidden(
-            "Verify your email address before generating.".into(),
+    request: &GenerationRequest,
+) -> ApiResult<Prepared> {
+    let mesh_cost = state.config.generation.mesh_credit_cost;
+    match request.kind.as_str() {
+        "image" => {
+            mesh_params::refuse_mesh_fields(request)?;
+            let (params, model) = image_params(state, user, request).await?;
+            Ok(Prepared {
+                kind: "image",
+                cost: model.credit_cost * i64::from(params.count),
+                params: to_json(&params)?,
+            })
+        }
+        kind @ ("relief" | "lithophane" | "extrusion") => {
+            refuse_image_fields(request)?;
+            let source = request.source_asset_id.clone().ok_or_else(|| {
+                ApiError::field(
+                    "source_asset_id",
+                    "Choose the image to make the model from.",
+                )
+            })?;
+            owned_image(state, user, &source).await?;
+            let params = MeshParams {
+                settings: mesh_params::complete_mode(kind, request)?,
+                max_error_mm: mesh_params::max_error(request)?,
+                source_asset_id: Some(source),
+                image: None,
+            };
+            Ok(Prepared {
+                kind: params.settings.name(),
+                cost: mesh_cost,
+                params: to_json(&params)?,
+            })
+        }
+        "prompt_to_3d" => {
+            if request.count.is_some_and(|c| c != 1) {
+                return Err(ApiError::field("count", "Prompt to 3D makes one model."));
+            }
+            let settings =
+                mesh_params::complete_mode(request.mode.as_deref().unwrap_or("relief"), request)?;
+            let max_error_mm = mesh_params::max_error(request)?;
+            let (image, model) = image_params(state, user, request).await?;
+            Ok(Prepared {
+                kind: "prompt_to_3d",
+                cost: model.credit_cost + mesh_cost,
+                params: to_json(&MeshParams {
+                    settings,
+                    max_error_mm,
+                    source_asset_id: None,
+                    image: Some(image),
+                })?,
+            })
+        }
+        _ => Err(ApiError::field(
+            "kind",
+            "Choose image, relief, lithophane, extrusion or prompt_to_3d.",
+        )),
+    }
+}
+
+/// Refuses image generation settings on a request that makes a model from an image.
+pub(super) fn refuse_image_fields(r: &GenerationRequest) -> ApiResult<()> {
+    let set = [
+        ("prompt", !r.prompt.trim().is_empty()),
+        ("negative_prompt", !r.negative_prompt.trim().is_empty()),
+        ("model", r.model.is_some()),
+        ("width", r.width.is_some()),
+        ("height", r.height.is_some()),
+        ("steps", r.steps.is_some()),
+        ("guidance_scale", r.guidance_scale.is_some()),
+        ("scheduler", r.scheduler.is_some()),
+        ("seed", r.seed.is_some()),
+        ("count", r.count.is_some()),
+        ("strength", r.strength.is_some()),
+        ("mode", r.mode.is_some()),
+    ];
+    match set.iter().find(|(_, set)| *set) {
+        Some((name, _)) => Err(ApiError::field(
+            name,
+            format!(
+                "{name} applies to image generation; a {} is made from source_asset_id.",
+                r.kind
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Succeeds when `id` is an image in the user's library.
+pub(super) async fn owned_image(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<()> {
+    let owner = user.user_id.clone();
+    let source = id.to_string();
+    let usable = state
+        .db
+        .query(move |conn| library::get(conn, &source))
+        .await?
+        .is_some_and(|a| a.user_id == owner && a.kind == "image");
+    if !usable {
+        return Err(ApiError::field(
+            "source_asset_id",
+            "Choose an image from your library.",
         ));
     }
-    if let Some(key) = &idempotency_key
-        && (key.is_empty() || key.len() > 200)
-    {
-        return Err(ApiError::BadRequest(
-            "Idempotency-Key must be 1 to 200 characters.".into(),
-        ));
-    }
+    Ok(())
+}
+
+/// The image part of a request, complete, and the model that makes it (which must be
+/// usable now: installed, and ONNX Runtime loaded).
+async fn image_params(
+    state: &AppState,
+    user: &AuthUser,
+    request: &GenerationRequest,
+) -> ApiResult<(GenerationParams, Model)> {
     let models = usable_models(state).await?;
     let model =
         models::pick(&models, request.model.as_deref()).ok_or_else(|| match &request.model {
@@ -268,21 +403,33 @@ pub async fn queue(
     let seed = u64::from(u32::from_le_bytes(random_bytes::<4>()));
     let params = request.complete(&model, seed)?;
     params.check_schedule(&state.generation.models_dir.join(&model.id))?;
-    if let Some(source) = params.source_asset_id.clone() {
-        let owner = user.user_id.clone();
-        let usable = state
-            .db
-            .query(move |conn| library::get(conn, &source))
-            .await?
-            .is_some_and(|a| a.user_id == owner && a.kind == "image");
-        if !usable {
-            return Err(ApiError::field(
-                "source_asset_id",
-                "Choose an image from your library.",
-            ));
-        }
+    if let Some(source) = &params.source_asset_id {
+        owned_image(state, user, source).await?;
     }
-    let cost = model.credit_cost * i64::from(params.count);
+    Ok((params, model))
+}
+
+/// Queues a generation for `user` (shared by the native and the OpenAI-style API).
+pub async fn queue(
+    state: &AppState,
+    user: &AuthUser,
+    request: GenerationRequest,
+    idempotency_key: Option<String>,
+) -> ApiResult<(Generation, bool)> {
+    user.require_scope(Scope::Generate)?;
+    if user.account.email_verified_at.is_none() {
+        return Err(ApiError::Forbidden(
+            "Verify your email address before generating.".into(),
+        ));
+    }
+    if let Some(key) = &idempotency_key
+        && (key.is_empty() || key.len() > 200)
+    {
+        return Err(ApiError::BadRequest(
+            "Idempotency-Key must be 1 to 200 characters.".into(),
+        ));
+    }
+    let prepared = prepare(state, user, &request).await?;
     let limit = state.config.generation.max_queued_per_user;
     let starting = state.config.generation.starting_credits;
     let now = state.now();
@@ -291,10 +438,11 @@ pub async fn queue(
     let (generation, created) = state
         .db
         .write(move |tx| {
+            let cost = prepared.cost;
             let new = NewJob {
                 user_id: user_id.clone(),
-                kind: "image".into(),
-                params: serde_json::to_value(&params).map_err(|e| ApiError::Internal(e.into()))?,
+                kind: prepared.kind.into(),
+                params: prepared.params,
                 cost,
                 idempotency_key,
             };

@@ -1,10 +1,14 @@
-//! The generation domain: installed models, image generation requests as jobs on the
-//! queue, their progress and results (library assets), and the admin's model
-//! management. The pipeline itself lives in `engines::diffusion`.
+//! The generation domain: installed models, image and 3D model requests as jobs on the
+//! queue, their progress and results (library assets), quick 3D previews, and the
+//! admin's model management. The pipelines live in `engines::diffusion` and
+//! `engines::mesh`.
 
 pub mod admin;
 pub mod api;
 pub mod cli;
+pub mod mesh_params;
+pub mod mesh_preview;
+pub mod meshing;
 pub mod models;
 pub mod openai;
 pub mod params;
@@ -27,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api::get, api::cancel))
         .routes(routes!(api::events))
         .routes(routes!(api::preview))
+        .routes(routes!(mesh_preview::preview))
         .routes(routes!(api::admin_queue))
         .routes(routes!(admin::list, admin::create))
         .routes(routes!(admin::patch, admin::remove))

@@ -149,19 +149,12 @@ pub async fn images(
         None => None,
     };
     let native = GenerationRequest {
-        kind: "image".into(),
         prompt: request.prompt,
-        negative_prompt: String::new(),
         model,
         width,
         height,
-        steps: None,
-        guidance_scale: None,
-        scheduler: None,
-        seed: None,
         count: request.n,
-        source_asset_id: None,
-        strength: None,
+        ..GenerationRequest::default()
     };
     let (generation, _) = match api::queue(&state, &user, native, None).await {
         Ok(queued) => queued,

@@ -21,9 +21,12 @@ pub const MAX_COUNT: u32 = 4;
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenerationRequest {
-    /// `image` (3D kinds come with the mesh work).
+    /// `image` (the default), `relief`, `lithophane`, `extrusion` (these three from the
+    /// image `source_asset_id`) or `prompt_to_3d` (an image from the prompt, then `mode`).
     #[serde(default = "image_kind")]
     pub kind: String,
+    /// What to generate (`image` and `prompt_to_3d`).
+    #[serde(default)]
     pub prompt: String,
     #[serde(default)]
     pub negative_prompt: String,
@@ -39,18 +42,86 @@ pub struct GenerationRequest {
     pub seed: Option<u64>,
     /// Images to make, 1 to 4 (seeds `seed`, `seed + 1`, ...).
     pub count: Option<u32>,
-    /// Image to image: an image asset of the user's library.
+    /// Image to image: an image asset of the user's library. For `relief`,
+    /// `lithophane` and `extrusion`: the image the model is made from.
     pub source_asset_id: Option<String>,
     /// How much of the start image is repainted, above 0 up to 1 (default 0.75).
     pub strength: Option<f32>,
+    /// Prompt to 3D: `relief` (default), `lithophane` or `extrusion`.
+    pub mode: Option<String>,
+    /// 3D: the model's width in mm (10–1000); its depth follows the image's aspect.
+    pub width_mm: Option<f32>,
+    /// Relief: thickness under the darkest point (default 2). Extrusion: base plate
+    /// thickness, 0 (default) for none.
+    pub base_mm: Option<f32>,
+    /// Relief: height added by white (default 4). Extrusion: height of the shapes (default 5).
+    pub max_height_mm: Option<f32>,
+    /// Lithophane: thickness at white (default 0.8).
+    pub min_thickness_mm: Option<f32>,
+    /// Lithophane: thickness at black (default 3.2); also the frame's thickness.
+    pub max_thickness_mm: Option<f32>,
+    /// Relief and lithophane: gaussian smoothing in samples, 0–8.
+    pub smoothing: Option<f32>,
+    /// 3D: samples along the image's longer side, 16–2048 (default 384).
+    pub resolution: Option<u32>,
+    /// Relief: dark is high. Extrusion: light shapes on a dark background.
+    pub invert: Option<bool>,
+    /// 3D level of detail: how far (mm, 0–2, default 0.05) the simplified surface may
+    /// stray from the full-resolution one; 0 merges only flat areas.
+    pub max_error_mm: Option<f32>,
+    /// Lithophane: 0 (default) flat, or 10–300 degrees of cylinder.
+    pub curve_degrees: Option<f32>,
+    /// Lithophane: a frame this wide (mm) around the picture; 0 (default) for none.
+    pub frame_mm: Option<f32>,
+    /// Extrusion: where the silhouette comes from.
+    pub mask: Option<super::mesh_params::MaskSource>,
+    /// Extrusion with a brightness mask: 0–255 (default 128).
+    pub threshold: Option<u8>,
+    /// Extrusion: shapes and holes smaller than this many pixels are dropped (default 16).
+    pub speck_px: Option<u32>,
 }
 
 fn image_kind() -> String {
     "image".into()
 }
 
+impl Default for GenerationRequest {
+    fn default() -> Self {
+        GenerationRequest {
+            kind: image_kind(),
+            prompt: String::new(),
+            negative_prompt: String::new(),
+            model: None,
+            width: None,
+            height: None,
+            steps: None,
+            guidance_scale: None,
+            scheduler: None,
+            seed: None,
+            count: None,
+            source_asset_id: None,
+            strength: None,
+            mode: None,
+            width_mm: None,
+            base_mm: None,
+            max_height_mm: None,
+            min_thickness_mm: None,
+            max_thickness_mm: None,
+            smoothing: None,
+            resolution: None,
+            invert: None,
+            max_error_mm: None,
+            curve_degrees: None,
+            frame_mm: None,
+            mask: None,
+            threshold: None,
+            speck_px: None,
+        }
+    }
+}
+
 /// The complete parameters of an image job.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GenerationParams {
     pub prompt: String,
     pub negative_prompt: String,
@@ -69,14 +140,9 @@ pub struct GenerationParams {
 }
 
 impl GenerationRequest {
-    /// Checks the request against the model and fills in its defaults.
-    pub fn complete(self, model: &Model, random_seed: u64) -> Result<GenerationParams, ApiError> {
-        if self.kind != "image" {
-            return Err(ApiError::field(
-                "kind",
-                "Only \"image\" generations are available.",
-            ));
-        }
+    /// Checks the image part of the request against the model and fills in its
+    /// defaults.
+    pub fn complete(&self, model: &Model, random_seed: u64) -> Result<GenerationParams, ApiError> {
         let prompt = self.prompt.trim().to_string();
         if prompt.is_empty() {
             return Err(ApiError::field("prompt", "Describe the image you want."));
@@ -116,7 +182,10 @@ impl GenerationRequest {
                 "Use a guidance scale from 0 to 30.",
             ));
         }
-        let scheduler = self.scheduler.unwrap_or_else(|| defaults.scheduler.clone());
+        let scheduler = self
+            .scheduler
+            .clone()
+            .unwrap_or_else(|| defaults.scheduler.clone());
         if !SCHEDULERS.contains(&scheduler.as_str()) {
             return Err(ApiError::field(
                 "scheduler",
@@ -166,7 +235,7 @@ impl GenerationRequest {
             scheduler,
             seed,
             count,
-            source_asset_id: self.source_asset_id,
+            source_asset_id: self.source_asset_id.clone(),
             strength,
         })
     }
@@ -266,17 +335,21 @@ impl GenerationParams {
 
     /// A file name stem from the prompt's first words.
     pub fn file_stem(&self) -> String {
-        let words: Vec<String> = self
-            .prompt
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .take(6)
-            .map(str::to_lowercase)
-            .collect();
-        if words.is_empty() {
-            "image".into()
-        } else {
-            words.join("-")
-        }
+        file_stem(&self.prompt, "image")
+    }
+}
+
+/// A file name stem from the first words of `text` (`fallback` when it has none).
+pub fn file_stem(text: &str, fallback: &str) -> String {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(6)
+        .map(str::to_lowercase)
+        .collect();
+    if words.is_empty() {
+        fallback.into()
+    } else {
+        words.join("-")
     }
 }

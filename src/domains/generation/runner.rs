@@ -1,6 +1,7 @@
 //! Running generation jobs: the loaded-model cache, the job handler the queue's workers
-//! call, and what a finished job leaves behind (library assets, a settled or refunded
-//! reservation) — written in the one transaction that ends the job.
+//! call (images, 3D models, prompt to 3D), and what a finished job leaves behind (library
+//! assets, a settled or refunded reservation) — written in the one transaction that ends
+//! the job.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -12,18 +13,21 @@ use image::{DynamicImage, RgbImage};
 use rusqlite::Transaction;
 use serde_json::json;
 
+use super::mesh_params::MeshParams;
+use super::meshing::{self, BuildError};
 use super::models::{self, Model};
-use super::params::GenerationParams;
+use super::params::{GenerationParams, file_stem};
 use crate::app::AppState;
 use crate::domains::accounts::notifications;
 use crate::domains::auth::emails::{self, Compose};
 use crate::domains::auth::store as auth_store;
 use crate::domains::credits::ledger;
-use crate::domains::library::store::{self as library, AddError, NewAsset};
+use crate::domains::library::store::{self as library, AddError, MeshInfo, NewAsset};
 use crate::engines::diffusion::manifest::Manifest;
 use crate::engines::diffusion::pipeline::{Pipeline, PipelineError, Request, StepReport};
 use crate::engines::diffusion::{png, preview};
-use crate::engines::media;
+use crate::engines::media::{self, Format};
+use crate::engines::mesh::check::MeshFacts;
 use crate::engines::onnx::{self, Runtime, RuntimeOptions, Unavailable};
 use crate::platform::blobs::StagedBlob;
 use crate::platform::jobs::{Failure, Finished, Job, JobContext, JobHandler, Progress};
@@ -118,7 +122,97 @@ pub struct Image {
     seed: u64,
 }
 
-/// The job handler for `image` generations.
+/// One finished 3D model, staged: its GLB, its thumbnails and its facts.
+pub struct StagedModel {
+    glb: StagedBlob,
+    thumbnail: StagedBlob,
+    preview: StagedBlob,
+    facts: MeshFacts,
+}
+
+/// What a job made.
+pub enum Made {
+    Images(Vec<Image>),
+    /// A model, and for prompt to 3D the image it was made from.
+    Model {
+        model: Box<StagedModel>,
+        image: Option<Image>,
+    },
+}
+
+impl Made {
+    fn discard(self) {
+        let (images, model) = match self {
+            Made::Images(images) => (images, None),
+            Made::Model { model, image } => (image.into_iter().collect(), Some(model)),
+        };
+        for image in images {
+            for staged in [image.png, image.thumbnail, image.preview] {
+                staged.discard();
+            }
+        }
+        if let Some(model) = model {
+            let model = *model;
+            for staged in [model.glb, model.thumbnail, model.preview] {
+                staged.discard();
+            }
+        }
+    }
+
+    fn size(&self) -> u64 {
+        match self {
+            Made::Images(images) => images.iter().map(|i| i.png.size).sum(),
+            Made::Model { model, image } => {
+                model.glb.size + image.as_ref().map_or(0, |i| i.png.size)
+            }
+        }
+    }
+}
+
+/// A generated image as a library asset.
+fn image_asset(params: &GenerationParams, job: &Job, image: Image) -> NewAsset {
+    let mut recorded = params.asset_params();
+    recorded["seed"] = json!(image.seed);
+    recorded["job_id"] = json!(job.id);
+    NewAsset {
+        user_id: job.user_id.clone(),
+        kind: "image",
+        source: "generated",
+        title: params.title(),
+        filename: format!("{}-{}.png", params.file_stem(), image.seed),
+        format: "png",
+        mime: "image/png",
+        width: Some(image.width),
+        height: Some(image.height),
+        triangles: None,
+        params: Some(recorded),
+        mesh: None,
+        original: image.png,
+        thumbnail: Some(image.thumbnail),
+        preview: Some(image.preview),
+    }
+}
+
+/// How far a job is: steps done of all its steps (denoising steps, then the stages of
+/// building a model), and since when it runs.
+struct Plan<'a> {
+    ctx: &'a JobContext,
+    started: Instant,
+    total: u32,
+}
+
+impl Plan<'_> {
+    fn report(&self, done: u32, mut progress: Progress) {
+        let elapsed = self.started.elapsed();
+        let per_step = elapsed / done.max(1);
+        progress.elapsed_ms = elapsed.as_millis() as u64;
+        progress.eta_ms =
+            Some(u64::from(self.total.saturating_sub(done)) * per_step.as_millis() as u64);
+        self.ctx.report(progress);
+    }
+}
+
+/// The job handler for every generation kind (images and 3D models).
 pub struct Generator {
     pub state: AppState,
 }
@@ -136,23 +230,7 @@ impl Generator {
         let Some(asset_id) = &params.source_asset_id else {
             return Ok(None);
         };
-        let handle = tokio::runtime::Handle::current();
-        let id = asset_id.clone();
-        let asset = handle
-            .block_on(self.state.db.query(move |conn| library::get(conn, &id)))
-            .map_err(|e| Failure::Error(e.to_string()))?
-            .ok_or_else(|| Failure::Error("the start image was deleted".into()))?;
-        let path = self
-            .state
-            .blobs
-            .path(&asset.sha256)
-            .ok_or_else(|| Failure::Error("the start image's file is missing".into()))?;
-        // Stored files have no extension: the format comes from the bytes.
-        let image = image::ImageReader::open(&path)
-            .and_then(|reader| reader.with_guessed_format())
-            .map_err(|e| Failure::Error(format!("the start image cannot be read: {e}")))?
-            .decode()
-            .map_err(|e| Failure::Error(format!("the start image cannot be read: {e}")))?;
+        let image = self.library_image(asset_id)?;
         let resized = image
             .resize_exact(
                 params.width,
@@ -171,12 +249,15 @@ impl Generator {
     }
 }
 
-impl JobHandler for Generator {
-    type Output = Vec<Image>;
-
-    fn run(&self, job: &Job, ctx: &JobContext) -> Result<Vec<Image>, Failure> {
-        let params: GenerationParams = serde_json::from_value(job.params.clone())
-            .map_err(|e| Failure::Error(format!("the job's parameters are not readable: {e}")))?;
+impl Generator {
+    /// Makes the images of `params`, reporting progress through `plan`; `steps_after`
+    /// more steps follow the denoising ones (a model's stages).
+    fn generate_images(
+        &self,
+        params: &GenerationParams,
+        plan: &Plan<'_>,
+        steps_after: u32,
+    ) -> Result<Vec<(Image, RgbImage)>, Failure> {
         let handle = tokio::runtime::Handle::current();
         let wanted = params.model.clone();
         let model = handle
@@ -194,9 +275,7 @@ impl JobHandler for Generator {
         let mut pipeline = pipeline
             .lock()
             .map_err(|_| Failure::Error("the model crashed earlier; restart the server".into()))?;
-        let init = self.source_image(&params)?;
-        let started = Instant::now();
-        let total_steps = params.steps * params.count;
+        let init = self.source_image(params)?;
         let mut images = Vec::new();
         for index in 0..params.count {
             let seed = params.seed + u64::from(index);
@@ -214,52 +293,157 @@ impl JobHandler for Generator {
             let mut preview_seq = 0;
             let mut observe = |report: StepReport<'_>| {
                 preview_seq += 1;
-                let done = index * report.steps as u32 + report.step as u32;
-                let elapsed = started.elapsed();
-                let per_step = elapsed / done.max(1);
-                let left = total_steps.saturating_sub(done) * per_step.as_millis() as u32;
-                ctx.report(Progress {
-                    step: report.step as u32,
-                    steps: report.steps as u32,
-                    image: index + 1,
-                    count: params.count,
-                    elapsed_ms: elapsed.as_millis() as u64,
-                    eta_ms: Some(u64::from(left)),
-                    preview_seq,
-                    preview: Some(Bytes::from(preview::preview_png(
-                        report.latents,
-                        report.latent_height,
-                        report.latent_width,
-                    ))),
-                });
-                !ctx.is_cancelled()
+                plan.report(
+                    index * report.steps as u32 + report.step as u32,
+                    Progress {
+                        step: report.step as u32,
+                        steps: report.steps as u32 + steps_after,
+                        image: index + 1,
+                        count: params.count,
+                        preview_seq,
+                        preview: Some(Bytes::from(preview::preview_png(
+                            report.latents,
+                            report.latent_height,
+                            report.latent_width,
+                        ))),
+                        ..Progress::default()
+                    },
+                );
+                !plan.ctx.is_cancelled()
             };
-            if ctx.is_cancelled() {
+            if plan.ctx.is_cancelled() {
                 return Err(Failure::Cancelled);
             }
             let rgb = pipeline.generate(&request, &mut observe).map_err(failure)?;
             let text = params.a1111(&model, seed);
             let bytes = png::encode(&rgb, &text)
                 .map_err(|e| Failure::Error(format!("encoding the PNG failed: {e}")))?;
-            let (thumb, large) = media::thumbnails(&DynamicImage::ImageRgb8(rgb))
+            let (thumb, large) = media::thumbnails(&DynamicImage::ImageRgb8(rgb.clone()))
                 .map_err(|e| Failure::Error(e.to_string()))?;
-            images.push(Image {
-                png: self.stage(&bytes)?,
-                thumbnail: self.stage(&thumb)?,
-                preview: self.stage(&large)?,
-                width: params.width,
-                height: params.height,
-                seed,
-            });
+            images.push((
+                Image {
+                    png: self.stage(&bytes)?,
+                    thumbnail: self.stage(&thumb)?,
+                    preview: self.stage(&large)?,
+                    width: params.width,
+                    height: params.height,
+                    seed,
+                },
+                rgb,
+            ));
         }
         Ok(images)
+    }
+
+    /// An image of the library, decoded.
+    fn library_image(&self, asset_id: &str) -> Result<DynamicImage, Failure> {
+        let handle = tokio::runtime::Handle::current();
+        let id = asset_id.to_string();
+        let asset = handle
+            .block_on(self.state.db.query(move |conn| library::get(conn, &id)))
+            .map_err(|e| Failure::Error(e.to_string()))?
+            .ok_or_else(|| Failure::Error("the source image was deleted".into()))?;
+        let path = self
+            .state
+            .blobs
+            .path(&asset.sha256)
+            .ok_or_else(|| Failure::Error("the source image's file is missing".into()))?;
+        media::open_image(&path)
+            .map_err(|e| Failure::Error(format!("the source image cannot be read: {e}")))
+    }
+
+    /// Makes a 3D model (after its image, for prompt to 3D).
+    fn make_model(&self, params: &MeshParams, plan: &Plan<'_>) -> Result<Made, Failure> {
+        let image_steps = params.image.as_ref().map_or(0, |p| p.steps);
+        let (source, image) = match (&params.image, &params.source_asset_id) {
+            (Some(image_params), _) => {
+                let (image, rgb) = self
+                    .generate_images(image_params, plan, meshing::STAGES.len() as u32)?
+                    .pop()
+                    .ok_or_else(|| Failure::Error("no image was made".into()))?;
+                (DynamicImage::ImageRgb8(rgb), Some(image))
+            }
+            (None, Some(id)) => (self.library_image(id)?, None),
+            (None, None) => return Err(Failure::Error("the job names no image".into())),
+        };
+        let mut stage = |k: usize| {
+            plan.report(
+                image_steps + k as u32,
+                Progress {
+                    step: image_steps + k as u32,
+                    steps: plan.total,
+                    image: 1,
+                    count: 1,
+                    stage: Some(meshing::STAGES[k].into()),
+                    ..Progress::default()
+                },
+            );
+            !plan.ctx.is_cancelled()
+        };
+        let name = params.title(None);
+        let built = match meshing::build(
+            &source,
+            &params.settings,
+            params.max_error_mm,
+            &name,
+            &mut stage,
+        ) {
+            Ok(built) => built,
+            Err(BuildError::Stopped) => return Err(Failure::Cancelled),
+            Err(BuildError::Input(message)) => return Err(Failure::Error(message)),
+        };
+        if !stage(meshing::STAGES.len() - 1) {
+            return Err(Failure::Cancelled);
+        }
+        let (thumb, large) = media::model_thumbnails(&built.mesh, built.texture.as_ref())
+            .map_err(|e| Failure::Error(e.to_string()))?;
+        Ok(Made::Model {
+            model: Box::new(StagedModel {
+                glb: self.stage(&built.glb)?,
+                thumbnail: self.stage(&thumb)?,
+                preview: self.stage(&large)?,
+                facts: built.facts,
+            }),
+            image,
+        })
+    }
+}
+
+impl JobHandler for Generator {
+    type Output = Made;
+
+    fn run(&self, job: &Job, ctx: &JobContext) -> Result<Made, Failure> {
+        let unreadable = |e: serde_json::Error| {
+            Failure::Error(format!("the job's parameters are not readable: {e}"))
+        };
+        let started = Instant::now();
+        if job.kind == "image" {
+            let params: GenerationParams =
+                serde_json::from_value(job.params.clone()).map_err(unreadable)?;
+            let plan = Plan {
+                ctx,
+                started,
+                total: params.steps * params.count,
+            };
+            let images = self.generate_images(&params, &plan, 0)?;
+            return Ok(Made::Images(
+                images.into_iter().map(|(image, _)| image).collect(),
+            ));
+        }
+        let params: MeshParams = serde_json::from_value(job.params.clone()).map_err(unreadable)?;
+        let plan = Plan {
+            ctx,
+            started,
+            total: params.image.as_ref().map_or(0, |p| p.steps) + meshing::STAGES.len() as u32,
+        };
+        self.make_model(&params, &plan)
     }
 
     fn commit(
         &self,
         tx: &Transaction<'_>,
         job: &Job,
-        outcome: Result<Vec<Image>, Failure>,
+        outcome: Result<Made, Failure>,
         now: i64,
     ) -> anyhow::Result<Finished> {
         let finished = self.record(tx, job, outcome, now)?;
@@ -269,18 +453,19 @@ impl JobHandler for Generator {
 }
 
 impl Generator {
-    /// Stores the images as assets and settles, or refunds; says how the job ended.
+    /// Stores what the job made as assets and settles, or refunds; says how the job
+    /// ended.
     fn record(
         &self,
         tx: &Transaction<'_>,
         job: &Job,
-        outcome: Result<Vec<Image>, Failure>,
+        outcome: Result<Made, Failure>,
         now: i64,
     ) -> anyhow::Result<Finished> {
         let refund =
             |reason: &str| ledger::refund(tx, &job.user_id, &job.id, job.cost, reason, now);
-        let images = match outcome {
-            Ok(images) => images,
+        let made = match outcome {
+            Ok(made) => made,
             Err(Failure::Cancelled) => {
                 refund("cancelled")?;
                 return Ok(Finished::Cancelled);
@@ -290,67 +475,91 @@ impl Generator {
                 return Ok(Finished::Failed(message));
             }
         };
-        let params: GenerationParams = serde_json::from_value(job.params.clone())?;
-        // All images or none: checked against the quota before any is added.
+        // All files or none: checked against the quota before any is added.
         let (used, _) = library::usage(tx, &job.user_id)?;
         let quota = library::quota(
             tx,
             &job.user_id,
             self.state.config.storage.default_quota_bytes,
         )?;
-        let size: u64 = images.iter().map(|i| i.png.size).sum();
-        if used + size as i64 > quota {
-            for image in images {
-                for staged in [image.png, image.thumbnail, image.preview] {
-                    staged.discard();
-                }
-            }
+        if used + made.size() as i64 > quota {
+            made.discard();
             refund("over storage quota")?;
             return Ok(Finished::Failed(
-                "The images do not fit in your storage quota. Delete some files and try again."
+                "The result does not fit in your storage quota. Delete some files and try again."
                     .into(),
             ));
         }
-        let mut asset_ids = Vec::new();
-        let mut seeds = Vec::new();
-        for image in images {
-            let mut recorded = params.asset_params();
-            recorded["seed"] = json!(image.seed);
-            recorded["job_id"] = json!(job.id);
-            let new = NewAsset {
-                user_id: job.user_id.clone(),
-                kind: "image",
-                source: "generated",
-                title: params.title(),
-                filename: format!("{}-{}.png", params.file_stem(), image.seed),
-                format: "png",
-                mime: "image/png",
-                width: Some(image.width),
-                height: Some(image.height),
-                triangles: None,
-                params: Some(recorded),
-                original: image.png,
-                thumbnail: Some(image.thumbnail),
-                preview: Some(image.preview),
-            };
-            match library::add(
-                tx,
-                &self.state.blobs,
-                new,
-                self.state.config.storage.default_quota_bytes,
-                now,
-            ) {
-                Ok(id) => asset_ids.push(id),
-                Err(AddError::OverQuota { .. }) => anyhow::bail!("the quota changed while storing"),
-                Err(AddError::Failed(e)) => return Err(e),
+        let result = match made {
+            Made::Images(images) => {
+                let params: GenerationParams = serde_json::from_value(job.params.clone())?;
+                let mut asset_ids = Vec::new();
+                let mut seeds = Vec::new();
+                for image in images {
+                    seeds.push(image.seed);
+                    asset_ids.push(self.add(tx, image_asset(&params, job, image), now)?);
+                }
+                json!({ "asset_ids": asset_ids, "seeds": seeds })
             }
-            seeds.push(image.seed);
-        }
+            Made::Model { model, image } => {
+                let params: MeshParams = serde_json::from_value(job.params.clone())?;
+                let (image_id, seed) = match (image, &params.image) {
+                    (Some(image), Some(image_params)) => {
+                        let seed = image.seed;
+                        let new = image_asset(image_params, job, image);
+                        (Some(self.add(tx, new, now)?), Some(seed))
+                    }
+                    _ => (None, None),
+                };
+                let source_id = image_id.clone().or_else(|| params.source_asset_id.clone());
+                let source_title = match &params.source_asset_id {
+                    Some(id) => library::get(tx, id)?.map(|a| a.title),
+                    None => None,
+                };
+                let title = params.title(source_title.as_deref());
+                let mut recorded = params.asset_params(source_id.as_deref());
+                recorded["job_id"] = json!(job.id);
+                let new = NewAsset {
+                    user_id: job.user_id.clone(),
+                    kind: "model",
+                    source: "generated",
+                    filename: format!("{}.{}", file_stem(&title, "model"), Format::Glb.extension()),
+                    title,
+                    format: Format::Glb.extension(),
+                    mime: Format::Glb.mime(),
+                    width: None,
+                    height: None,
+                    triangles: Some(model.facts.triangles as u64),
+                    params: Some(recorded),
+                    mesh: Some(MeshInfo::from_facts(&model.facts)),
+                    original: model.glb,
+                    thumbnail: Some(model.thumbnail),
+                    preview: Some(model.preview),
+                };
+                let model_id = self.add(tx, new, now)?;
+                json!({
+                    "asset_ids": image_id.into_iter().collect::<Vec<_>>(),
+                    "seeds": seed.into_iter().collect::<Vec<_>>(),
+                    "model_asset_id": model_id,
+                })
+            }
+        };
         ledger::settle(tx, &job.user_id, &job.id, job.cost, now)?;
-        Ok(Finished::Succeeded(json!({
-            "asset_ids": asset_ids,
-            "seeds": seeds,
-        })))
+        Ok(Finished::Succeeded(result))
+    }
+
+    fn add(&self, tx: &Transaction<'_>, new: NewAsset, now: i64) -> anyhow::Result<String> {
+        match library::add(
+            tx,
+            &self.state.blobs,
+            new,
+            self.state.config.storage.default_quota_bytes,
+            now,
+        ) {
+            Ok(id) => Ok(id),
+            Err(AddError::OverQuota { .. }) => anyhow::bail!("the quota changed while storing"),
+            Err(AddError::Failed(e)) => Err(e),
+        }
     }
 
     /// Mails the user that the job ended, if they asked for such mails.
@@ -363,11 +572,19 @@ impl Generator {
     ) -> anyhow::Result<()> {
         let title = job.params["prompt"]
             .as_str()
-            .unwrap_or("")
+            .or_else(|| job.params["image"]["prompt"].as_str())
+            .unwrap_or(&job.kind)
             .chars()
             .take(60)
             .collect::<String>();
         let (subject, summary) = match finished {
+            Finished::Succeeded(result) if job.kind != "image" => (
+                "Your 3D model is ready",
+                format!(
+                    "The {} for \u{201c}{title}\u{201d} is in your library.",
+                    job.kind.replace('_', " ")
+                ),
+            ),
             Finished::Succeeded(result) => {
                 let count = result["asset_ids"].as_array().map_or(0, Vec::len);
                 let images = if count == 1 { "image" } else { "images" };

@@ -11,10 +11,11 @@ use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::io::StreamReader;
 
-use super::store::{self, AddError, Asset, ListQuery, NewAsset};
+use super::store::{self, AddError, Asset, ListQuery, MeshInfo, NewAsset};
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, Scope};
 use crate::engines::media::{self, Format, MediaError};
+use crate::engines::mesh::check;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::blobs::{BlobError, StagedBlob};
 use crate::platform::cursor::{self, Page};
@@ -107,13 +108,13 @@ async fn ingest(
             });
         }
         let file = std::fs::File::open(&path).map_err(|e| MediaError::Invalid(e.to_string()))?;
+        let stage = |bytes: &[u8]| {
+            blobs
+                .stage_bytes(bytes)
+                .map_err(|e| MediaError::Invalid(e.to_string()))
+        };
         if actual.is_image() {
             let image = media::prepare_image(BufReader::new(file), actual)?;
-            let stage = |bytes: &[u8]| {
-                blobs
-                    .stage_bytes(bytes)
-                    .map_err(|e| MediaError::Invalid(e.to_string()))
-            };
             let clean = stage(&image.clean)?;
             let thumbnail = stage(&image.thumbnail)?;
             let preview = stage(&image.preview)?;
@@ -133,12 +134,22 @@ async fn ingest(
                     limit: max_triangles,
                 });
             }
-            Ok((actual, None, Some(count), None, None, None))
+            let bytes = std::fs::read(&path).map_err(|e| MediaError::Invalid(e.to_string()))?;
+            let mesh = media::read_model(&bytes, actual)?;
+            let (thumbnail, preview) = media::model_thumbnails(&mesh, None)?;
+            Ok((
+                actual,
+                None,
+                Some(MeshInfo::from_facts(&check::facts(&mesh))),
+                None,
+                Some(stage(&thumbnail)?),
+                Some(stage(&preview)?),
+            ))
         }
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?;
-    let (format, dimensions, triangles, cleaned, thumbnail, preview) = match prepared {
+    let (format, dimensions, mesh, cleaned, thumbnail, preview) = match prepared {
         Ok(p) => p,
         Err(error) => {
             staged.discard();
@@ -173,8 +184,9 @@ async fn ingest(
         mime: format.mime(),
         width: dimensions.map(|d| d.0),
         height: dimensions.map(|d| d.1),
-        triangles,
+        triangles: mesh.as_ref().map(|m| m.triangles),
         params: None,
+        mesh,
         original,
         thumbnail,
         preview,
@@ -346,7 +358,7 @@ pub async fn list(
     })))
 }
 
-async fn own_asset(state: &AppState, user: &AuthUser, id: String) -> ApiResult<Asset> {
+pub async fn own_asset(state: &AppState, user: &AuthUser, id: String) -> ApiResult<Asset> {
     let asset = state
         .db
         .query(move |conn| store::get(conn, &id))

@@ -3,6 +3,7 @@
 //! files nothing refers to any more.
 
 pub mod api;
+pub mod download;
 pub mod maintenance;
 pub mod serve;
 pub mod store;
@@ -23,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(uploads)
         .routes(routes!(api::get, api::patch, api::delete))
         .routes(routes!(api::delete_many))
+        .routes(routes!(download::download))
         .routes(routes!(api::storage))
         .routes(routes!(api::set_quota))
 }

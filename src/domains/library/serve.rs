@@ -140,21 +140,10 @@ pub async fn serve(
     } else {
         "inline"
     };
-    let ascii_name: String = access
-        .filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
     set(
         &mut response_headers,
         header::CONTENT_DISPOSITION,
-        &format!("{disposition}; filename=\"{ascii_name}\""),
+        &content_disposition(disposition, &access.filename),
     );
     // Never rendered as a page, even if a browser is told to navigate to it.
     set(
@@ -217,6 +206,22 @@ pub async fn serve(
                 .into_response())
         }
     }
+}
+
+/// A `Content-Disposition` value (`inline` or `attachment`) with the file name made
+/// ASCII-safe.
+pub fn content_disposition(disposition: &str, filename: &str) -> String {
+    let ascii_name: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{disposition}; filename=\"{ascii_name}\"")
 }
 
 #[cfg(test)]

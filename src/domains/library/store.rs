@@ -3,9 +3,10 @@
 //! the same bytes never interleave.
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::engines::mesh::check::MeshFacts;
 use crate::platform::blobs::{BlobStore, StagedBlob};
 use crate::platform::tokens::new_sortable_id;
 
@@ -37,10 +38,51 @@ pub struct Asset {
     pub download_url: String,
     pub thumbnail_url: Option<String>,
     pub preview_url: Option<String>,
+    /// For 3D models: what the mesh is (size, volume, whether it is printable).
+    pub mesh: Option<MeshInfo>,
+}
+
+/// The facts of a 3D model's mesh, as the library shows and later stages quote them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MeshInfo {
+    pub triangles: u64,
+    pub vertices: u64,
+    /// Every edge joins exactly two triangles: the surface has no holes.
+    pub watertight: bool,
+    /// Every edge has at most two triangles and every vertex one fan of them.
+    pub manifold: bool,
+    /// All triangles face the same side.
+    pub consistent_winding: bool,
+    /// Closed, manifold, consistently and outward wound, no degenerate triangles: a
+    /// slicer can print it as is.
+    pub printable: bool,
+    /// Enclosed volume in cm³ (meaningful when watertight).
+    pub volume_cm3: f64,
+    /// Width (x), depth (y) and height (z) in millimetres.
+    pub size_mm: [f32; 3],
+    /// Lowest and highest corner, in millimetres, z up.
+    pub bounding_box_mm: [[f32; 3]; 2],
+}
+
+impl MeshInfo {
+    pub fn from_facts(facts: &MeshFacts) -> Self {
+        let [min, max] = facts.bounding_box_mm;
+        MeshInfo {
+            triangles: facts.triangles as u64,
+            vertices: facts.vertices as u64,
+            watertight: facts.watertight,
+            manifold: facts.manifold,
+            consistent_winding: facts.consistent_winding,
+            printable: facts.is_closed_solid(),
+            volume_cm3: facts.volume_cm3(),
+            size_mm: [max[0] - min[0], max[1] - min[1], max[2] - min[2]],
+            bounding_box_mm: facts.bounding_box_mm,
+        }
+    }
 }
 
 const COLUMNS: &str = "id, user_id, kind, source, title, filename, format, mime, size, width, height, \
-     triangles, tags, params, visibility, blob_hash, created_at, thumb_hash, preview_hash";
+     triangles, tags, params, visibility, blob_hash, created_at, thumb_hash, preview_hash, mesh_facts";
 
 fn blob_url(hash: &str) -> String {
     format!("/blobs/{hash}")
@@ -52,6 +94,7 @@ fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
     let hash: String = row.get(15)?;
     let thumb: Option<String> = row.get(17)?;
     let preview: Option<String> = row.get(18)?;
+    let mesh: Option<String> = row.get(19)?;
     Ok(Asset {
         id: row.get(0)?,
         user_id: row.get(1)?,
@@ -74,6 +117,7 @@ fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
         created_at: row.get(16)?,
         thumbnail_url: thumb.as_deref().map(blob_url),
         preview_url: preview.as_deref().map(blob_url),
+        mesh: mesh.and_then(|m| serde_json::from_str(&m).ok()),
     })
 }
 
@@ -199,6 +243,7 @@ pub struct NewAsset {
     pub height: Option<u32>,
     pub triangles: Option<u64>,
     pub params: Option<Value>,
+    pub mesh: Option<MeshInfo>,
     pub original: StagedBlob,
     pub thumbnail: Option<StagedBlob>,
     pub preview: Option<StagedBlob>,
@@ -266,8 +311,8 @@ pub fn add(
     let id = new_sortable_id();
     tx.execute(
         "INSERT INTO assets (id, user_id, kind, source, title, filename, format, mime, blob_hash, size,
-                             width, height, triangles, thumb_hash, preview_hash, params, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                             width, height, triangles, thumb_hash, preview_hash, params, mesh_facts, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             id,
             asset.user_id,
@@ -285,6 +330,11 @@ pub fn add(
             thumb,
             preview,
             asset.params.map(|p| p.to_string()),
+            asset
+                .mesh
+                .map(|m| serde_json::to_string(&m))
+                .transpose()
+                .map_err(|e| AddError::Failed(e.into()))?,
             now
         ],
     )?;

@@ -3,7 +3,7 @@
 //! errors of the mesh engines. Pure computation: no IO of any kind. Its submodules make
 //! solids from images (`heightfield`) and masks (`contour`, `extrude`), check them
 //! (`check`), simplify them (`simplify`), and write and read GLB, STL, 3MF and OBJ
-//! (`write`, `read`).
+//! (`write`, `read`); `render` pictures them for thumbnails.
 //!
 //! Conventions every stage relies on:
 //! - units are millimetres; +z is up (the build plate is z = 0 for generated solids);
@@ -17,6 +17,7 @@ pub mod contour;
 pub mod extrude;
 pub mod heightfield;
 pub mod read;
+pub mod render;
 pub mod simplify;
 pub mod write;
 

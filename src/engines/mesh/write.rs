@@ -582,16 +582,20 @@ fn three_mf_model(mesh: &Mesh, name: &str) -> String {
 /// `3D/3dmodel.model` in millimetres, the mesh as it is (no build transform).
 pub fn three_mf(mesh: &Mesh, name: &str) -> Vec<u8> {
     let model = three_mf_model(mesh, name);
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    let parts: [(&str, &[u8]); 3] = [
+    zip_of(&[
         ("[Content_Types].xml", CONTENT_TYPES_XML.as_bytes()),
         ("_rels/.rels", RELS_XML.as_bytes()),
         ("3D/3dmodel.model", model.as_bytes()),
-    ];
+    ])
+}
+
+/// A deflated zip archive of `(path, bytes)` parts, in memory.
+fn zip_of(parts: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
     for (path, bytes) in parts {
-        zip.start_file(path, options)
+        zip.start_file(*path, options)
             .and_then(|()| zip.write_all(bytes).map_err(Into::into))
             .expect("writing a zip to memory cannot fail");
     }
@@ -602,6 +606,15 @@ pub fn three_mf(mesh: &Mesh, name: &str) -> Vec<u8> {
 
 // ---------------------------------------------------------------------------------------
 // OBJ
+
+/// [`obj`] as one download: a zip with `<name>.obj` and its MTL.
+pub fn obj_zip(mesh: &Mesh, name: &str) -> Vec<u8> {
+    let (obj, mtl) = obj(mesh, name);
+    zip_of(&[
+        (&format!("{}.obj", safe_name(name)), &obj),
+        (&obj_mtl_file_name(name), &mtl),
+    ])
+}
 
 /// The MTL file name an OBJ written for `name` refers to (`mtllib`): save the MTL under
 /// this name next to the OBJ.

@@ -1,0 +1,83 @@
+//! `POST /api/v1/meshes/preview`: a quick, coarse model of an image with the settings a
+//! person is adjusting, returned as GLB for the viewer — free, not stored, at most
+//! [`PREVIEW_RESOLUTION`] samples, a few at a time.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
+
+use super::api::{owned_image, refuse_image_fields};
+use super::mesh_params;
+use super::meshing::{self, BuildError};
+use super::params::GenerationRequest;
+use crate::app::AppState;
+use crate::domains::auth::extract::{AuthUser, Scope};
+use crate::domains::library::store as library;
+use crate::engines::media;
+use crate::error::{ApiError, ApiResult};
+
+/// Samples along the longer side of a preview.
+pub const PREVIEW_RESOLUTION: u32 = 160;
+/// Previews built at once (each takes one core for a fraction of a second).
+static BUILDING: Semaphore = Semaphore::const_new(2);
+
+#[utoipa::path(post, path = "/api/v1/meshes/preview", tag = "generation", request_body = GenerationRequest,
+    responses((status = 200, content_type = "model/gltf-binary", description = "The preview model"),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn preview(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(request): Json<GenerationRequest>,
+) -> ApiResult<Response> {
+    user.require_scope(Scope::Read)?;
+    if !matches!(request.kind.as_str(), "relief" | "lithophane" | "extrusion") {
+        return Err(ApiError::field(
+            "kind",
+            "Previews are for relief, lithophane and extrusion.",
+        ));
+    }
+    refuse_image_fields(&request)?;
+    let source = request.source_asset_id.clone().ok_or_else(|| {
+        ApiError::field(
+            "source_asset_id",
+            "Choose the image to make the model from.",
+        )
+    })?;
+    owned_image(&state, &user, &source).await?;
+    let settings = mesh_params::complete_mode(&request.kind, &request)?.capped(PREVIEW_RESOLUTION);
+    let max_error = mesh_params::max_error(&request)?;
+    let asset = state
+        .db
+        .query(move |conn| library::get(conn, &source))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let path = state
+        .blobs
+        .path(&asset.sha256)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("asset {} has no file", asset.id)))?;
+    let _turn = BUILDING
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let glb = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let image = media::open_image(&path)
+            .map_err(|e| ApiError::field("source_asset_id", e.to_string()))?;
+        match meshing::build(&image, &settings, max_error, "preview", &mut |_| true) {
+            Ok(built) => Ok(built.glb),
+            Err(BuildError::Input(message)) => Err(ApiError::field("source_asset_id", message)),
+            Err(BuildError::Stopped) => Err(ApiError::Internal(anyhow::anyhow!("preview stopped"))),
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "model/gltf-binary"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        glb,
+    )
+        .into_response())
+}

@@ -1,0 +1,251 @@
+//! Making a 3D model from an image with the settings of a [`MeshMode`]: the solid, its
+//! simplification to the requested level of detail, its facts (it must come out a closed
+//! solid), and the GLB the library keeps. Shared by the job runner and the quick preview.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, GenericImageView, ImageFormat, RgbImage, imageops};
+
+use super::mesh_params::{ExtrusionSettings, MaskSource, MeshMode};
+use crate::engines::mesh::check::{self, MeshFacts};
+use crate::engines::mesh::contour::{self, ContourSettings, Mask};
+use crate::engines::mesh::extrude::{self, ExtrudeSettings};
+use crate::engines::mesh::heightfield::{self, Gray};
+use crate::engines::mesh::{Mesh, simplify, write};
+
+/// Stages a build goes through, in order, as progress reports them.
+pub const STAGES: [&str; 4] = [
+    "Building the solid",
+    "Simplifying",
+    "Writing the model",
+    "Picturing it",
+];
+
+/// Largest side of the texture embedded in a GLB.
+const TEXTURE_SIDE: u32 = 1024;
+
+/// A finished model.
+pub struct Built {
+    pub mesh: Mesh,
+    pub facts: MeshFacts,
+    pub glb: Vec<u8>,
+    /// The base-colour texture the GLB carries (reliefs), for pictures.
+    pub texture: Option<RgbImage>,
+}
+
+/// Why no model came out.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    Input(String),
+    #[error("stopped")]
+    Stopped,
+}
+
+/// Makes the model. `stage(k)` is called before stage `k` of [`STAGES`] and says
+/// whether to go on.
+pub fn build(
+    image: &DynamicImage,
+    settings: &MeshMode,
+    max_error_mm: f32,
+    name: &str,
+    stage: &mut dyn FnMut(usize) -> bool,
+) -> Result<Built, BuildError> {
+    let mut next = |k: usize| {
+        if stage(k) {
+            Ok(())
+        } else {
+            Err(BuildError::Stopped)
+        }
+    };
+    next(0)?;
+    let solid = solid(image, settings)?;
+    next(1)?;
+    let (mesh, _) = simplify::simplify_owned(solid, 0, max_error_mm);
+    let facts = check::facts(&mesh);
+    if !facts.is_closed_solid() {
+        return Err(BuildError::Input(format!(
+            "the model did not come out as a closed solid ({facts:?}); this is a bug, please report it"
+        )));
+    }
+    next(2)?;
+    let texture = match settings {
+        MeshMode::Relief(_) => Some(texture_of(image)),
+        MeshMode::Lithophane(_) | MeshMode::Extrusion(_) => None,
+    };
+    let jpeg = texture.as_ref().map(jpeg).transpose()?;
+    let glb = write::glb(
+        &mesh,
+        jpeg.as_deref().map(|bytes| (bytes, "image/jpeg")),
+        name,
+    );
+    Ok(Built {
+        mesh,
+        facts,
+        glb,
+        texture,
+    })
+}
+
+fn input(error: impl std::fmt::Display) -> BuildError {
+    BuildError::Input(error.to_string())
+}
+
+/// The closed solid the settings describe, at full resolution.
+fn solid(image: &DynamicImage, settings: &MeshMode) -> Result<Mesh, BuildError> {
+    match settings {
+        MeshMode::Relief(s) => heightfield::relief(&gray(image)?, s).map_err(input),
+        MeshMode::Lithophane(s) => heightfield::lithophane(&gray(image)?, s).map_err(input),
+        MeshMode::Extrusion(s) => extrusion(image, s),
+    }
+}
+
+fn gray(image: &DynamicImage) -> Result<Gray, BuildError> {
+    let luma = image.to_luma8();
+    Gray::from_luma8(luma.width(), luma.height(), luma.as_raw()).map_err(input)
+}
+
+fn extrusion(image: &DynamicImage, s: &ExtrusionSettings) -> Result<Mesh, BuildError> {
+    let (w, h) = image.dimensions();
+    let image = if w.max(h) > s.resolution {
+        image.resize(s.resolution, s.resolution, imageops::FilterType::Triangle)
+    } else {
+        image.clone()
+    };
+    let use_alpha = match s.mask {
+        MaskSource::Alpha => true,
+        MaskSource::Brightness => false,
+        MaskSource::Auto => {
+            image.color().has_alpha() && image.to_rgba8().pixels().any(|p| p.0[3] < 128)
+        }
+    };
+    let mask = if use_alpha {
+        Mask::from_alpha(&image, 128)
+    } else {
+        Mask::from_brightness(&image, s.threshold, s.invert)
+    };
+    let outlines = contour::trace(
+        &mask,
+        &ContourSettings {
+            min_area_px: s.speck_px,
+            ..ContourSettings::default()
+        },
+    );
+    if outlines.is_empty() {
+        return Err(BuildError::Input(
+            "no shape was found in the image: change the threshold, or invert".into(),
+        ));
+    }
+    // The shapes, not the whole image, get the requested width.
+    let (left, right) = outlines
+        .iter()
+        .flat_map(|p| &p.outer)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p[0]), hi.max(p[0]))
+        });
+    let mask_width_mm = f64::from(s.width_mm) * f64::from(mask.width()) / (right - left).max(1.0);
+    let mut settings = ExtrudeSettings::new(
+        mask.width(),
+        mask.height(),
+        mask_width_mm as f32,
+        s.height_mm,
+    );
+    settings.base_mm = (s.base_mm > 0.0).then_some(s.base_mm);
+    extrude::extrude(&outlines, &settings).map_err(input)
+}
+
+fn texture_of(image: &DynamicImage) -> RgbImage {
+    let (w, h) = image.dimensions();
+    if w.max(h) > TEXTURE_SIDE {
+        image.thumbnail(TEXTURE_SIDE, TEXTURE_SIDE).to_rgb8()
+    } else {
+        image.to_rgb8()
+    }
+}
+
+fn jpeg(texture: &RgbImage) -> Result<Vec<u8>, BuildError> {
+    let mut out = Cursor::new(Vec::new());
+    texture
+        .write_to(&mut out, ImageFormat::Jpeg)
+        .map_err(|e| BuildError::Input(format!("encoding the texture failed: {e}")))?;
+    Ok(out.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domains::generation::mesh_params::complete_mode;
+    use crate::domains::generation::params::GenerationRequest;
+
+    use image::RgbaImage;
+
+    fn disc(alpha: bool) -> DynamicImage {
+        DynamicImage::ImageRgba8(RgbaImage::from_fn(64, 48, |x, y| {
+            let inside = (x as f32 - 32.0).hypot(y as f32 - 24.0) < 16.0;
+            match (inside, alpha) {
+                (true, _) => image::Rgba([40, 40, 40, 255]),
+                (false, true) => image::Rgba([255, 255, 255, 0]),
+                (false, false) => image::Rgba([250, 250, 250, 255]),
+            }
+        }))
+    }
+
+    #[test]
+    fn every_mode_makes_a_closed_solid_with_a_thumbnail() {
+        for (mode, image) in [
+            ("relief", disc(false)),
+            ("lithophane", disc(false)),
+            ("extrusion", disc(true)),
+            ("extrusion", disc(false)),
+        ] {
+            let settings = complete_mode(
+                mode,
+                &GenerationRequest {
+                    kind: mode.into(),
+                    width_mm: Some(40.0),
+                    ..GenerationRequest::default()
+                },
+            )
+            .unwrap();
+            let mut stages = Vec::new();
+            let built = build(&image, &settings, 0.05, "test", &mut |k| {
+                stages.push(k);
+                true
+            })
+            .unwrap();
+            assert!(built.facts.is_closed_solid(), "{mode}");
+            let [min, max] = built.facts.bounding_box_mm;
+            assert!(
+                (max[0] - min[0] - 40.0).abs() < 0.01,
+                "{mode}: {min:?} {max:?}"
+            );
+            assert_eq!(stages, [0, 1, 2], "{mode}");
+            assert_eq!(&built.glb[..4], b"glTF");
+            let (thumbnail, _) =
+                crate::engines::media::model_thumbnails(&built.mesh, built.texture.as_ref())
+                    .unwrap();
+            let picture = image::load_from_memory(&thumbnail).unwrap().to_rgba8();
+            assert!(
+                picture.pixels().any(|p| p[3] == 255),
+                "{mode}: blank picture"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_mask_and_a_stop_are_reported() {
+        let blank = DynamicImage::ImageRgb8(RgbImage::from_pixel(16, 16, image::Rgb([255; 3])));
+        let settings = complete_mode(
+            "extrusion",
+            &GenerationRequest {
+                kind: "extrusion".into(),
+                ..GenerationRequest::default()
+            },
+        )
+        .unwrap();
+        let empty = build(&blank, &settings, 0.05, "x", &mut |_| true);
+        assert!(matches!(empty, Err(BuildError::Input(m)) if m.contains("no shape")));
+        let stopped = build(&disc(true), &settings, 0.05, "x", &mut |k| k < 1);
+        assert!(matches!(stopped, Err(BuildError::Stopped)));
+    }
+}

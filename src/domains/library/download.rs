@@ -1,0 +1,137 @@
+//! `GET /api/v1/assets/{id}/download`: an asset's file as an attachment, and for 3D
+//! models the same mesh in another format (GLB, binary STL, 3MF, or OBJ + MTL in a zip),
+//! converted from the stored file on request.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::api::own_asset;
+use super::serve::content_disposition;
+use super::store::Asset;
+use crate::app::AppState;
+use crate::domains::auth::extract::{AuthUser, Scope};
+use crate::engines::media::{self, Format};
+use crate::engines::mesh::{Mesh, write};
+use crate::error::{ApiError, ApiResult};
+
+/// The formats a 3D model downloads as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MeshDownload {
+    Glb,
+    Stl,
+    #[serde(rename = "3mf")]
+    ThreeMf,
+    Obj,
+}
+
+impl MeshDownload {
+    /// File extension, MIME type.
+    fn file(self) -> (&'static str, &'static str) {
+        match self {
+            MeshDownload::Glb => ("glb", "model/gltf-binary"),
+            MeshDownload::Stl => ("stl", "model/stl"),
+            MeshDownload::ThreeMf => ("3mf", "model/3mf"),
+            MeshDownload::Obj => ("zip", "application/zip"),
+        }
+    }
+
+    fn write(self, mesh: &Mesh, name: &str) -> Vec<u8> {
+        match self {
+            MeshDownload::Glb => write::glb(mesh, None, name),
+            MeshDownload::Stl => write::stl(mesh, name),
+            MeshDownload::ThreeMf => write::three_mf(mesh, name),
+            MeshDownload::Obj => write::obj_zip(mesh, name),
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DownloadQuery {
+    /// For 3D models: `glb`, `stl`, `3mf` or `obj` (a zip with the MTL); the stored file
+    /// when absent.
+    pub format: Option<String>,
+}
+
+fn attachment(bytes: Vec<u8>, mime: &str, filename: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                content_disposition("attachment", filename),
+            ),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+fn stem(asset: &Asset) -> &str {
+    asset
+        .filename
+        .rsplit_once('.')
+        .map_or(asset.filename.as_str(), |(stem, _)| stem)
+}
+
+#[utoipa::path(get, path = "/api/v1/assets/{id}/download", tag = "library",
+    params(("id" = String, Path), DownloadQuery),
+    responses((status = 200, description = "The file, as an attachment"),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn download(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Query(query): Query<DownloadQuery>,
+) -> ApiResult<Response> {
+    user.require_scope(Scope::Read)?;
+    let asset = own_asset(&state, &user, id).await?;
+    let wanted = match query.format.as_deref() {
+        None => None,
+        Some(name) => Some(
+            serde_json::from_value::<MeshDownload>(serde_json::Value::String(
+                name.to_ascii_lowercase(),
+            ))
+            .map_err(|_| ApiError::field("format", "Choose glb, stl, 3mf or obj."))?,
+        ),
+    };
+    let path = state
+        .blobs
+        .path(&asset.sha256)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("asset {} has no file", asset.id)))?;
+    let stored = Format::claimed(&asset.filename, Some(&asset.mime));
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let Some(wanted) = wanted else {
+        return Ok(attachment(bytes, &asset.mime, &asset.filename));
+    };
+    if asset.kind != "model" {
+        return Err(ApiError::field(
+            "format",
+            "Only 3D models download in other formats.",
+        ));
+    }
+    if stored == Some(Format::Glb) && wanted == MeshDownload::Glb {
+        return Ok(attachment(bytes, &asset.mime, &asset.filename));
+    }
+    let stored = stored.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("asset {} has an unknown format", asset.id))
+    })?;
+    let name = stem(&asset).to_string();
+    let converted = tokio::task::spawn_blocking(move || {
+        media::read_model(&bytes, stored).map(|mesh| wanted.write(&mesh, &name))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?
+    .map_err(|e| ApiError::field("format", format!("The model cannot be converted: {e}")))?;
+    let (extension, mime) = wanted.file();
+    Ok(attachment(
+        converted,
+        mime,
+        &format!("{}.{extension}", stem(&asset)),
+    ))
+}

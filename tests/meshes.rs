@@ -1,0 +1,404 @@
+//! 3D models through the HTTP API: reliefs, lithophanes (flat, framed, curved) and
+//! silhouette extrusions made from library images as jobs, with progress, credits, mesh
+//! facts and server-rendered thumbnails; every download format checked by the field's
+//! own tools (Khronos glTF Validator, admesh, PrusaSlicer); uploaded models get the same
+//! facts and conversions; quick previews; bad requests refused without changing anything.
+
+mod support;
+
+use std::io::{Cursor, Read};
+use std::path::Path;
+use std::process::Command;
+
+use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{Api, Server, problem};
+
+fn png(image: RgbaImage) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    DynamicImage::ImageRgba8(image)
+        .write_to(&mut out, ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+/// A photo-like picture: a gradient with a bright disc and a dark bar.
+fn photo_png() -> Vec<u8> {
+    png(RgbaImage::from_fn(96, 64, |x, y| {
+        let disc = (x as f32 - 60.0).hypot(y as f32 - 30.0) < 14.0;
+        let bar = (10..30).contains(&x) && (20..50).contains(&y);
+        let v = match (disc, bar) {
+            (true, _) => 240,
+            (_, true) => 20,
+            _ => (60 + x + y) as u8,
+        };
+        Rgba([v, v, v, 255])
+    }))
+}
+
+/// A cut-out: an opaque ring (a shape with a hole) and a speck on transparency.
+fn cutout_png() -> Vec<u8> {
+    png(RgbaImage::from_fn(80, 80, |x, y| {
+        let r = (x as f32 - 40.0).hypot(y as f32 - 40.0);
+        let speck = x == 5 && y == 5;
+        if (12.0..30.0).contains(&r) || speck {
+            Rgba([200, 60, 30, 255])
+        } else {
+            Rgba([255, 255, 255, 0])
+        }
+    }))
+}
+
+/// A binary STL of `triangles` (millimetres).
+fn stl(triangles: &[[[f32; 3]; 3]]) -> Vec<u8> {
+    let mut out = vec![b' '; 80];
+    out.extend_from_slice(&(triangles.len() as u32).to_le_bytes());
+    for t in triangles {
+        out.extend_from_slice(&[0u8; 12]);
+        for p in t {
+            for c in p {
+                out.extend_from_slice(&c.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(&[0, 0]);
+    }
+    out
+}
+
+/// A closed cube of side `s` with outward winding.
+fn cube_triangles(s: f32) -> Vec<[[f32; 3]; 3]> {
+    let p = |i: usize| {
+        [
+            if i & 1 == 0 { 0.0 } else { s },
+            if i & 2 == 0 { 0.0 } else { s },
+            if i & 4 == 0 { 0.0 } else { s },
+        ]
+    };
+    let quads = [
+        [0, 2, 3, 1],
+        [4, 5, 7, 6],
+        [0, 1, 5, 4],
+        [2, 6, 7, 3],
+        [0, 4, 6, 2],
+        [1, 3, 7, 5],
+    ];
+    quads
+        .iter()
+        .flat_map(|q| [[p(q[0]), p(q[1]), p(q[2])], [p(q[0]), p(q[2]), p(q[3])]])
+        .collect()
+}
+
+async fn balance(api: &Api) -> i64 {
+    api.json("/api/v1/me/credits").await["balance"]
+        .as_i64()
+        .unwrap()
+}
+
+/// Queues a 3D job, follows it to success and returns the final job and its model asset.
+async fn make(api: &Api, body: Value) -> (Vec<(String, Value)>, Value) {
+    let response = api.post("/api/v1/generations", body.clone()).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "{body}");
+    let job: Value = response.json().await.unwrap();
+    let events = api.follow(job["id"].as_str().unwrap()).await;
+    let (name, done) = events.last().unwrap();
+    assert_eq!(name, "succeeded", "{body}: {done}");
+    let id = done["model"]["asset_id"].as_str().unwrap();
+    let asset = api.json(&format!("/api/v1/assets/{id}")).await;
+    (events, asset)
+}
+
+async fn download(api: &Api, asset: &Value, format: &str) -> (String, Vec<u8>) {
+    let id = asset["id"].as_str().unwrap();
+    let response = api
+        .get(&format!("/api/v1/assets/{id}/download?format={format}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK, "{format}");
+    let disposition = response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(disposition.starts_with("attachment"), "{disposition}");
+    (disposition, response.bytes().await.unwrap().to_vec())
+}
+
+/// Saves the model in every download format into `dir` as `<label>.<ext>`; the OBJ zip
+/// must hold the OBJ and its MTL.
+async fn save_all_formats(api: &Api, asset: &Value, label: &str, dir: &Path) {
+    for format in ["glb", "stl", "3mf"] {
+        let (_, bytes) = download(api, asset, format).await;
+        std::fs::write(dir.join(format!("{label}.{format}")), bytes).unwrap();
+    }
+    let (disposition, zipped) = download(api, asset, "obj").await;
+    assert!(disposition.contains(".zip"), "{disposition}");
+    let mut archive = zip::ZipArchive::new(Cursor::new(zipped)).unwrap();
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|name| name.unwrap().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(".obj")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(".mtl")), "{names:?}");
+    let obj_name = names.iter().find(|n| n.ends_with(".obj")).unwrap().clone();
+    let mut obj = String::new();
+    archive
+        .by_name(&obj_name)
+        .unwrap()
+        .read_to_string(&mut obj)
+        .unwrap();
+    assert!(obj.lines().filter(|l| l.starts_with("f ")).count() > 0);
+}
+
+/// Runs the validators on every file of `dir` and fails with their report.
+fn validate(dir: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/validate_meshes.sh");
+    let out = Command::new(script).arg(dir).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "validators refused outputs:\n{report}"
+    );
+    assert!(!report.contains("FAIL"), "{report}");
+}
+
+fn assert_close(actual: &Value, expected: f64, what: &str) {
+    let actual = actual.as_f64().unwrap();
+    assert!(
+        (actual - expected).abs() <= 0.01,
+        "{what}: {actual} mm, expected {expected} mm"
+    );
+}
+
+#[tokio::test]
+async fn every_mode_makes_a_printable_model_the_validators_accept() {
+    let server = Server::start().await;
+    let ann = server.verified_user("ann").await;
+    let photo = ann.uploaded("photo.png", photo_png()).await;
+    let cutout = ann.uploaded("cutout.png", cutout_png()).await;
+    let before = balance(&ann).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let jobs = [
+        (
+            "relief",
+            json!({"kind": "relief", "source_asset_id": photo["id"], "width_mm": 40,
+                   "resolution": 96, "base_mm": 1.5, "max_height_mm": 3}),
+            Some(40.0),
+        ),
+        (
+            "framed-lithophane",
+            json!({"kind": "lithophane", "source_asset_id": photo["id"], "width_mm": 40,
+                   "resolution": 96, "frame_mm": 3}),
+            Some(46.0),
+        ),
+        (
+            "curved-lithophane",
+            json!({"kind": "lithophane", "source_asset_id": photo["id"], "width_mm": 60,
+                   "resolution": 96, "curve_degrees": 120}),
+            None,
+        ),
+        (
+            "extrusion",
+            json!({"kind": "extrusion", "source_asset_id": cutout["id"], "width_mm": 30,
+                   "max_height_mm": 4, "base_mm": 1.5}),
+            // The shapes are 30 mm wide and the base plate reaches 2 mm beyond them.
+            Some(34.0),
+        ),
+    ];
+    for (label, body, width) in &jobs {
+        let (events, asset) = make(&ann, body.clone()).await;
+        let stages: Vec<&str> = events
+            .iter()
+            .filter_map(|(_, e)| e["progress"]["stage"].as_str())
+            .collect();
+        assert!(!stages.is_empty(), "{label}: no stage was reported");
+        assert_eq!(asset["kind"], "model");
+        assert_eq!(asset["source"], "generated");
+        assert_eq!(asset["format"], "glb");
+        let mesh = &asset["mesh"];
+        assert_eq!(mesh["printable"], true, "{label}: {mesh}");
+        assert_eq!(mesh["watertight"], true);
+        assert_eq!(mesh["manifold"], true);
+        assert!(mesh["volume_cm3"].as_f64().unwrap() > 0.0);
+        if let Some(width) = width {
+            assert_close(&mesh["size_mm"][0], *width, label);
+        }
+        assert_eq!(asset["params"]["mode"], body["kind"]);
+        assert_eq!(asset["params"]["source_asset_id"], body["source_asset_id"]);
+
+        // The server pictured it: a WebP with the model on a transparent background.
+        let thumbnail = ann.get(asset["thumbnail_url"].as_str().unwrap()).await;
+        assert_eq!(thumbnail.headers()["content-type"], "image/webp");
+        let picture = image::load_from_memory(&thumbnail.bytes().await.unwrap())
+            .unwrap()
+            .to_rgba8();
+        let opaque = picture.pixels().filter(|p| p[3] == 255).count();
+        assert!(opaque > 1000, "{label}: the thumbnail is nearly empty");
+        assert!(picture.get_pixel(0, 0)[3] == 0, "{label}: no background");
+
+        save_all_formats(&ann, &asset, label, dir.path()).await;
+    }
+    // One credit per model.
+    assert_eq!(balance(&ann).await, before - jobs.len() as i64);
+    validate(dir.path());
+}
+
+#[tokio::test]
+async fn uploaded_models_get_facts_thumbnails_and_conversions() {
+    let server = Server::start().await;
+    let ann = server.verified_user("ann").await;
+    let cube = ann.uploaded("cube.stl", stl(&cube_triangles(20.0))).await;
+    let mesh = &cube["mesh"];
+    assert_eq!(mesh["printable"], true, "{mesh}");
+    assert_eq!(mesh["triangles"], 12);
+    assert_eq!(mesh["vertices"], 8);
+    assert!((mesh["volume_cm3"].as_f64().unwrap() - 8.0).abs() < 1e-6);
+    for k in 0..3 {
+        assert_close(&mesh["size_mm"][k], 20.0, "cube side");
+    }
+    assert!(cube["thumbnail_url"].is_string());
+
+    // A lone triangle is read and pictured, and reported as not printable.
+    let open = ann
+        .uploaded(
+            "sheet.stl",
+            stl(&[[[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [0.0, 10.0, 0.0]]]),
+        )
+        .await;
+    assert_eq!(open["mesh"]["watertight"], false);
+    assert_eq!(open["mesh"]["printable"], false);
+
+    let dir = tempfile::tempdir().unwrap();
+    save_all_formats(&ann, &cube, "uploaded-cube", dir.path()).await;
+    // The stored file itself, without a format.
+    let id = cube["id"].as_str().unwrap();
+    let original = ann.get(&format!("/api/v1/assets/{id}/download")).await;
+    assert_eq!(original.status(), StatusCode::OK);
+    assert_eq!(
+        original.bytes().await.unwrap().to_vec(),
+        stl(&cube_triangles(20.0))
+    );
+    validate(dir.path());
+}
+
+#[tokio::test]
+async fn previews_are_quick_glbs_and_bad_requests_change_nothing() {
+    let server = Server::start().await;
+    let ann = server.verified_user("ann").await;
+    let bob = server.verified_user("bob").await;
+    let photo = ann.uploaded("photo.png", photo_png()).await;
+    let blank = ann
+        .uploaded(
+            "blank.png",
+            png(RgbaImage::from_pixel(32, 32, Rgba([255; 4]))),
+        )
+        .await;
+    let bobs = bob.uploaded("bob.png", photo_png()).await;
+    let before = balance(&ann).await;
+
+    let preview = ann
+        .post(
+            "/api/v1/meshes/preview",
+            json!({"kind": "lithophane", "source_asset_id": photo["id"], "resolution": 2000}),
+        )
+        .await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    assert_eq!(preview.headers()["content-type"], "model/gltf-binary");
+    assert_eq!(&preview.bytes().await.unwrap()[..4], b"glTF");
+    let no_shape = problem(
+        ann.post(
+            "/api/v1/meshes/preview",
+            json!({"kind": "extrusion", "source_asset_id": blank["id"]}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        no_shape["detail"].as_str().unwrap().contains("no shape"),
+        "{no_shape}"
+    );
+
+    let refused = [
+        (
+            json!({"kind": "sculpture", "source_asset_id": photo["id"]}),
+            "kind",
+        ),
+        (json!({"kind": "relief"}), "source_asset_id"),
+        (
+            json!({"kind": "relief", "source_asset_id": bobs["id"]}),
+            "source_asset_id",
+        ),
+        (
+            json!({"kind": "relief", "source_asset_id": photo["id"], "prompt": "a cat"}),
+            "prompt",
+        ),
+        (
+            json!({"kind": "relief", "source_asset_id": photo["id"], "frame_mm": 2}),
+            "frame_mm",
+        ),
+        (
+            json!({"kind": "relief", "source_asset_id": photo["id"], "resolution": 4}),
+            "resolution",
+        ),
+        (
+            json!({"kind": "relief", "source_asset_id": photo["id"], "width_mm": -3}),
+            "width_mm",
+        ),
+        (
+            json!({"kind": "lithophane", "source_asset_id": photo["id"],
+                   "min_thickness_mm": 3, "max_thickness_mm": 1}),
+            "min_thickness_mm",
+        ),
+        (
+            json!({"kind": "lithophane", "source_asset_id": photo["id"], "curve_degrees": 5}),
+            "curve_degrees",
+        ),
+        (
+            json!({"kind": "image", "prompt": "a cat", "width_mm": 50}),
+            "width_mm",
+        ),
+        (
+            json!({"kind": "prompt_to_3d", "prompt": "a cat", "count": 2}),
+            "count",
+        ),
+        (
+            json!({"kind": "prompt_to_3d", "prompt": "a cat", "mode": "sculpture"}),
+            "mode",
+        ),
+    ];
+    for (body, field) in refused {
+        let answer = problem(
+            ann.post("/api/v1/generations", body.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(answer["errors"][field].is_string(), "{body}: {answer}");
+    }
+    let malformed = ann
+        .post(
+            "/api/v1/generations",
+            json!({"kind": "extrusion", "source_asset_id": photo["id"], "mask": "x-ray"}),
+        )
+        .await;
+    assert!(malformed.status().is_client_error());
+
+    let id = photo["id"].as_str().unwrap();
+    problem(
+        ann.get(&format!("/api/v1/assets/{id}/download?format=stl"))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let bobs_id = bobs["id"].as_str().unwrap();
+    problem(
+        ann.get(&format!("/api/v1/assets/{bobs_id}/download")).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    // Nothing was queued or charged.
+    let jobs = ann.json("/api/v1/generations").await;
+    assert_eq!(jobs["items"].as_array().unwrap().len(), 0);
+    assert_eq!(balance(&ann).await, before);
+}
