@@ -7,25 +7,17 @@
 //! BENCH_STEPS, BENCH_SCHEDULER, BENCH_GUIDANCE, BENCH_RUNS, BENCH_THREADS (0 = ONNX
 //! Runtime's default). `benches/generation_bench.py` runs it next to diffusers.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use support::{median, setting};
 
 use stratamake::engines::diffusion::manifest::Manifest;
 use stratamake::engines::diffusion::pipeline::{Pipeline, Request};
 use stratamake::engines::diffusion::png;
 use stratamake::engines::onnx::{self, ProviderChoice, RuntimeOptions};
-
-fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

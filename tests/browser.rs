@@ -1,5 +1,6 @@
 //! Runs the browser tests (`tests/browser/*.test.mjs`, Playwright driving headless
 //! Chromium) against a real server with a real SMTP server behind it.
+//! `BROWSER_TEST=meshes` runs only `tests/browser/meshes.test.mjs`.
 
 mod support;
 
@@ -22,7 +23,10 @@ async fn browser_end_to_end() {
     command
         .current_dir(root)
         .args(["--test", "--test-reporter=spec"])
-        .arg("tests/browser/")
+        .arg(match std::env::var("BROWSER_TEST") {
+            Ok(name) => format!("tests/browser/{name}.test.mjs"),
+            Err(_) => "tests/browser/".into(),
+        })
         .env("STRATAMAKE_URL", &server.url)
         .env("MAIL_DIR", &server.smtp.dir)
         .env("ADMIN_LOGIN", "boss")

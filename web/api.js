@@ -132,8 +132,9 @@ export function refreshSession() {
  *  headers: extra request headers (e.g. Idempotency-Key).
  *  assumeSignedIn: try the refresh dance on 401 even if we don't know we're signed in (boot /me).
  *  redirect: on definitive auth loss, call the auth-lost handler (default true).
+ *  binary: resolve a successful answer to its body as a Blob (e.g. a model file).
  */
-export async function api(path, { method = 'GET', body, signal, headers, assumeSignedIn = false, redirect = true } = {}) {
+export async function api(path, { method = 'GET', body, signal, headers, assumeSignedIn = false, redirect = true, binary = false } = {}) {
   const bare = path.split('?')[0];
   let res = await send(method, path, body, signal, headers);
   let data;
@@ -167,6 +168,7 @@ export async function api(path, { method = 'GET', body, signal, headers, assumeS
     }
   }
 
+  if (binary && res.ok && data === undefined) return res.blob();
   if (data === undefined) data = await readBody(res);
   if (!res.ok) throw new ApiError(res.status, data);
   return data;

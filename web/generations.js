@@ -56,13 +56,16 @@ function notify(entry) {
 }
 
 function promptStart(g) {
-  const p = String((g.params && g.params.prompt) || '').trim();
+  const params = g.params || {};
+  const p = String(params.prompt || (params.image && params.image.prompt) || '').trim();
   return p.length > 48 ? `${p.slice(0, 47)}\u2026` : p;
 }
 
 function announce(g) {
   const what = promptStart(g);
-  if (g.status === 'succeeded') {
+  if (g.status === 'succeeded' && g.model) {
+    toast(`Your 3D model is ready${what ? `: \u201c${what}\u201d` : ''}`, 'success');
+  } else if (g.status === 'succeeded') {
     const n = (g.images || []).length;
     toast(`${n === 1 ? 'Your image is' : `Your ${n} images are`} ready${what ? `: \u201c${what}\u201d` : ''}`, 'success');
   } else if (g.status === 'failed') {

@@ -22,6 +22,7 @@ const routes = new Map([
   ['/admin/audit', () => import('./pages/admin-audit.js')],
   ['/library', () => import('./pages/library.js')],
   ['/generate', () => import('./pages/generate.js')],
+  ['/make-3d', () => import('./pages/make-3d.js')],
   ['/admin/models', () => import('./pages/admin-models.js')],
 ]);
 

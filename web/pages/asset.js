@@ -1,11 +1,14 @@
-// /library/{id} — one asset: large view, inline title, tags, details, generation
-// parameters (with "use these settings again" / "use as start image"), download and delete.
+// /library/{id} — one asset: large view (the 3D viewer for models), inline title, tags,
+// details, a model's mesh facts and downloads in every format, generation parameters
+// (with "use these settings again" / "use as start image" / "make a 3D model"), download
+// and delete.
 
 import { h, icon, toast, errorMessage, spinner, confirmAction, copyIconButton, formatBytes, absoluteTime, relativeTime, badge, asText } from '../ui.js';
 import { get, patch, del, ApiError } from '../api.js';
 import { navigate } from '../router.js';
 import { instanceName } from '../state.js';
-import { assetTitle, formatLabel, kindLabel, dimensions, placeholderTile, libraryHref } from './library-common.js';
+import { assetTitle, formatLabel, kindLabel, dimensions, placeholderTile, libraryHref, modelUrl, meshFacts, printableBadge, modelDownloads } from './library-common.js';
+import { mountViewer } from '../viewer.js';
 import { paramFacts } from './generate-common.js';
 
 const MAX_TITLE = 120; // the server accepts 1 to 120 characters
@@ -50,8 +53,41 @@ function useAsStartLink(asset) {
   return h('a', { href: generateHref('source', asset), class: 'btn btn-secondary btn-sm', testid: 'asset-use-source' }, icon('image'), h('span', {}, 'Use as start image'));
 }
 
+function make3dLink(asset) {
+  return h('a', { href: `/make-3d?source=${encodeURIComponent(asset.id)}`, class: 'btn btn-secondary btn-sm', testid: 'asset-make-3d' }, icon('cube'), h('span', {}, 'Make a 3D model'));
+}
+
+/** A 3D model: whether it prints, its facts, and every download format. */
+function modelSection(asset) {
+  const mesh = asset.mesh;
+  return h(
+    'section',
+    { class: 'side-section', 'aria-labelledby': 'asset-model-h', testid: 'asset-model' },
+    h('h2', { id: 'asset-model-h', class: 'side-heading' }, icon('cube'), h('span', {}, '3D model'), mesh ? printableBadge(mesh) : null),
+    mesh ? meshFacts(mesh) : h('p', { class: 'hint' }, 'The facts of this model were not measured when it was uploaded.'),
+    h('h3', { class: 'side-subheading' }, 'Download as'),
+    modelDownloads(asset),
+  );
+}
+
+const MODE_LABELS = { relief: 'Relief', lithophane: 'Lithophane', extrusion: 'Silhouette' };
+const MM_PARAMS = { width_mm: 'Width', base_mm: 'Base', max_height_mm: 'Relief height', height_mm: 'Height', min_thickness_mm: 'Thinnest', max_thickness_mm: 'Thickest', max_error_mm: 'Detail tolerance' };
+
+/** A 3D model's settings in words: "Lithophane", "12 mm", "Curved, 120°". */
+function readableMeshParams(params) {
+  const p = { ...params };
+  const out = {};
+  if (p.mode) out.mode = MODE_LABELS[p.mode] || p.mode;
+  if (p.shape) out.shape = p.shape.kind === 'curved' ? `Curved, ${p.shape.angle_degrees}\u00b0` : 'Flat';
+  if (p.frame) out.frame = `${p.frame.width_mm} mm`;
+  for (const [k, label] of Object.entries(MM_PARAMS)) if (typeof p[k] === 'number') out[label] = `${p[k]} mm`;
+  for (const k of ['mode', 'shape', 'frame', ...Object.keys(MM_PARAMS)]) delete p[k];
+  return { ...p, ...out };
+}
+
 /** "Generation": the prompts, the settings, and buttons to make more like it. */
-function generationSection(asset, params) {
+function generationSection(asset, rawParams) {
+  const params = asset.kind === 'model' ? readableMeshParams(rawParams) : rawParams;
   const promptBlock = (k) =>
     h(
       'div',
@@ -87,12 +123,15 @@ function generationSection(asset, params) {
           )
         : null,
     ),
-    params.prompt
+    asset.kind === 'model' && rawParams.source_asset_id
+      ? h('div', { class: 'side-actions side-actions-wrap' }, h('a', { href: `/make-3d?from=${encodeURIComponent(asset.id)}`, class: 'btn btn-secondary btn-sm', testid: 'asset-remake-3d' }, icon('sliders'), h('span', {}, 'Adjust and make again')))
+      : params.prompt
       ? h(
           'div',
           { class: 'side-actions side-actions-wrap' },
           h('a', { href: generateHref('from', asset), class: 'btn btn-secondary btn-sm', testid: 'asset-reuse' }, icon('sliders'), h('span', {}, 'Use these settings again')),
           asset.kind === 'image' ? useAsStartLink(asset) : null,
+          asset.kind === 'image' ? make3dLink(asset) : null,
         )
       : null,
   );
@@ -104,8 +143,8 @@ function startImageSection(asset) {
     'section',
     { class: 'side-section', 'aria-labelledby': 'asset-create-h' },
     h('h2', { id: 'asset-create-h', class: 'side-heading' }, icon('sparkles'), h('span', {}, 'Create')),
-    h('p', { class: 'hint' }, 'Make new images that start from this one.'),
-    h('div', { class: 'side-actions' }, useAsStartLink(asset)),
+    h('p', { class: 'hint' }, 'Make new images that start from this one, or turn it into a printable 3D model.'),
+    h('div', { class: 'side-actions side-actions-wrap' }, useAsStartLink(asset), make3dLink(asset)),
   );
 }
 
@@ -149,18 +188,11 @@ export default {
         h('a', { href: asset.url, class: 'stage-btn', target: '_blank', rel: 'noopener', testid: 'asset-open-original' }, icon('external'), h('span', {}, 'Full size')),
       );
     } else {
-      view = h(
-        'figure',
-        { class: 'asset-stage asset-stage-model', testid: 'asset-view' },
-        h(
-          'div',
-          { class: 'model-soon' },
-          h('div', { class: 'model-soon-art', 'aria-hidden': 'true' }, h('span', { class: 'model-ring' }), icon('cube')),
-          h('p', { class: 'model-soon-title' }, 'The 3D viewer arrives soon'),
-          h('p', { class: 'muted' }, `${formatLabel(asset)} \u00b7 ${formatBytes(asset.size)}`),
-          h('p', { class: 'muted small' }, 'Your model is stored safely. Download the original to open it in your favourite 3D tool.'),
-        ),
-      );
+      const holder = h('div', { class: 'viewer asset-viewer', testid: 'asset-viewer' });
+      view = h('figure', { class: 'asset-stage asset-stage-model', testid: 'asset-view' }, holder);
+      const viewer = mountViewer(holder, { url: modelUrl(asset), title: assetTitle(asset) });
+      viewer.ready.catch(() => {});
+      signal.addEventListener('abort', () => viewer.destroy(), { once: true });
     }
 
     // ------------------------------------------------------------------ title
@@ -408,6 +440,7 @@ export default {
         tagEditor,
         h('p', { class: 'hint', id: 'asset-tag-hint' }, 'Press Enter to add a tag. Tags help you find things with search.'),
       ),
+      asset.kind === 'model' ? modelSection(asset) : null,
       h('section', { class: 'side-section', 'aria-labelledby': 'asset-meta-h' }, h('h2', { id: 'asset-meta-h', class: 'side-heading' }, icon('info'), h('span', {}, 'Details')), meta),
       paramsCard,
     );

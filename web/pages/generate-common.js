@@ -1,9 +1,12 @@
-// Bits shared by the generate page (pages/generate.js), the asset page, the admin
-// models page and the home dashboard: readable names for schedulers, statuses and
-// credit entries, generation parameters as label/value facts, and the "not set up"
-// notice whose fix holds shell commands.
+// Bits shared by the generate page (pages/generate.js), the make-3D page, the asset page,
+// the admin models page and the home dashboard: readable names for schedulers, statuses
+// and credit entries, generation parameters as label/value facts, the "not set up"
+// notice whose fix holds shell commands, a slider with a number box, and the dialog that
+// picks an image of the library.
 
-import { h, icon, badge, copyIconButton } from '../ui.js';
+import { h, icon, badge, copyIconButton, spinner, emptyState, showLoadError, openModal } from '../ui.js';
+import { get, qs } from '../api.js';
+import { assetTitle, thumbImage } from './library-common.js';
 
 export const SCHEDULER_LABELS = {
   euler: 'Euler',
@@ -56,6 +59,12 @@ export function progressFraction(p) {
   const count = Math.max(1, Number(p.count) || 1);
   const image = Math.min(count, Math.max(1, Number(p.image) || 1));
   return Math.min(1, ((image - 1) * p.steps + Number(p.step || 0)) / (count * p.steps));
+}
+
+/** "Step 3 of 8 (image 1 of 2)", or with a 3D model's stage "Step 9 of 12 · Simplifying". */
+export function stepLabel(p) {
+  const images = p.count > 1 ? ` (image ${p.image} of ${p.count})` : '';
+  return `Step ${p.step} of ${p.steps}${images}${p.stage ? ` \u00b7 ${p.stage}` : ''}`;
 }
 
 export function sizeText(p) {
@@ -140,4 +149,101 @@ export function signedAmount(n) {
 
 export function creditIcon() {
   return h('span', { class: 'credit-icon', 'aria-hidden': 'true' }, icon('coins'));
+}
+
+/** A labelled slider with a number box beside it; the number box carries the name. */
+export function rangeField({ name, label, min, max, sliderMax = max, step, numberStep = step, value, testid, sliderTestid, hint, idPrefix = 'gen' }) {
+  const id = `${idPrefix}-${name}`;
+  const number = h('input', { type: 'number', id, name, class: 'input input-num', min: String(min), max: String(max), step: String(numberStep), value: String(value), inputmode: 'decimal', testid });
+  const range = h('input', { type: 'range', class: 'range', min: String(min), max: String(sliderMax), step: String(step), value: String(value), 'aria-label': label, testid: sliderTestid });
+  range.addEventListener('input', () => {
+    number.value = range.value;
+    number.dispatchEvent(new Event('input', { bubbles: true }));
+  });
+  number.addEventListener('input', () => {
+    if (number.value !== '') range.value = number.value;
+  });
+  const set = (v) => {
+    number.value = String(v);
+    range.value = String(v);
+  };
+  const el = h(
+    'div',
+    { class: 'field' },
+    h('label', { for: id, class: 'label' }, label),
+    h('div', { class: 'range-row' }, range, number),
+    hint ? h('p', { class: 'hint' }, hint) : null,
+    h('p', { class: 'field-error', id: `${id}-error`, hidden: true }),
+  );
+  return { el, number, range, set };
+}
+
+// ---------------------------------------------------------------------------
+// Start image picker
+// ---------------------------------------------------------------------------
+
+/** Dialog listing the user's library images; resolves to the chosen asset or null. */
+export function pickImage(signal, { title = 'Start from an image', intro = 'Choose an image from your library. The new image keeps its layout and colours; the strength says how much is repainted.' } = {}) {
+  return new Promise((resolve) => {
+    let chosen = null;
+    let cursor = null;
+    const grid = h('ul', { class: 'picker-grid', role: 'list', 'aria-label': 'Your images' });
+    const status = h('div', { class: 'picker-status' });
+    const more = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', hidden: true }, 'Load more');
+    const closeBtn = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', testid: 'source-dialog-close' }, icon('x'));
+    const dlg = h(
+      'dialog',
+      { class: 'dialog dialog-wide', 'aria-labelledby': 'picker-title', testid: 'source-dialog' },
+      h(
+        'div',
+        { class: 'dialog-body' },
+        h('div', { class: 'dialog-head' }, h('h2', { id: 'picker-title' }, title), closeBtn),
+        h('p', { class: 'muted' }, intro),
+        grid,
+        status,
+        h('div', { class: 'picker-more' }, more),
+      ),
+    );
+    const pick = (a) => {
+      chosen = a;
+      dlg.close();
+    };
+    async function load() {
+      status.replaceChildren(h('div', { class: 'loading-row' }, spinner(), h('span', {}, 'Loading your images\u2026')));
+      more.hidden = true;
+      try {
+        const res = await get(`/assets${qs({ kind: 'image', cursor })}`, { signal });
+        for (const a of (res && res.items) || []) {
+          grid.append(
+            h(
+              'li',
+              {},
+              h(
+                'button',
+                { type: 'button', class: 'picker-item', testid: 'source-item', dataset: { assetId: String(a.id) }, title: assetTitle(a), onClick: () => pick(a) },
+                h('span', { class: 'picker-thumb' }, thumbImage(a)),
+                h('span', { class: 'picker-name' }, assetTitle(a)),
+              ),
+            ),
+          );
+        }
+        cursor = (res && res.next_cursor) || null;
+        more.hidden = !cursor;
+        status.replaceChildren();
+        if (!grid.children.length) {
+          const link = h('a', { href: '/library', class: 'btn btn-primary btn-sm' }, icon('upload'), h('span', {}, 'Upload images'));
+          link.addEventListener('click', () => dlg.close());
+          status.replaceChildren(h('div', { class: 'picker-empty' }, emptyState('image', 'No images in your library yet', 'Upload a picture, or generate one first, then start from it.'), link));
+        }
+      } catch (err) {
+        showLoadError(status, err, load);
+      }
+    }
+    more.addEventListener('click', load);
+    closeBtn.addEventListener('click', () => dlg.close());
+    signal.addEventListener('abort', () => dlg.open && dlg.close(), { once: true });
+    openModal(dlg, () => resolve(chosen));
+    closeBtn.focus();
+    load();
+  });
 }

@@ -9,13 +9,13 @@
 // ?from=<asset id>   fills the form with that image's settings (seed included)
 // ?source=<asset id> starts from that image (image to image)
 
-import { h, icon, pageHeader, card, field, formAlert, onSubmit, toast, toastError, spinner, emptyState, errorBox, showLoadError, openModal, timeEl } from '../ui.js';
+import { h, icon, pageHeader, card, field, formAlert, onSubmit, toast, toastError, spinner, errorBox, timeEl } from '../ui.js';
 import { get, post, del, qs, ApiError } from '../api.js';
 import { isAdmin } from '../state.js';
 import { replaceQuietly } from '../router.js';
 import { follow, onGenerations, isFinal, isActiveJob } from '../generations.js';
-import { assetTitle, assetHref, thumbImage } from './library-common.js';
-import { SCHEDULER_LABELS, schedulerLabel, statusBadge, positionText, formatDuration, progressFraction, sizeText, creditsText, plural, problemDetails, creditIcon } from './generate-common.js';
+import { assetTitle, assetHref, thumbImage, mmSize } from './library-common.js';
+import { SCHEDULER_LABELS, schedulerLabel, statusBadge, positionText, formatDuration, progressFraction, sizeText, creditsText, plural, problemDetails, creditIcon, rangeField, pickImage, stepLabel } from './generate-common.js';
 
 const MIN_SIDE = 64;
 const MAX_SIDE = 2048;
@@ -45,110 +45,16 @@ function sizeFor(model, a, b) {
   return [snap8(Math.sqrt((area * a) / b)), snap8(Math.sqrt((area * b) / a))];
 }
 
-function promptOf(g) {
-  return String((g && g.params && g.params.prompt) || '').trim() || 'Untitled';
-}
+/** The image settings of a job: its params, or for prompt to 3D their `image` part. */
+const imageParams = (p) => (p && p.image) || p || {};
 
-/** A labelled slider with a number box beside it; the number box carries the name. */
-function rangeField({ name, label, min, max, sliderMax = max, step, numberStep = step, value, testid, sliderTestid, hint }) {
-  const id = `gen-${name}`;
-  const number = h('input', { type: 'number', id, name, class: 'input input-num', min: String(min), max: String(max), step: String(numberStep), value: String(value), inputmode: 'decimal', testid });
-  const range = h('input', { type: 'range', class: 'range', min: String(min), max: String(sliderMax), step: String(step), value: String(value), 'aria-label': label, testid: sliderTestid });
-  range.addEventListener('input', () => {
-    number.value = range.value;
-    number.dispatchEvent(new Event('input', { bubbles: true }));
-  });
-  number.addEventListener('input', () => {
-    if (number.value !== '') range.value = number.value;
-  });
-  const set = (v) => {
-    number.value = String(v);
-    range.value = String(v);
-  };
-  const el = h(
-    'div',
-    { class: 'field' },
-    h('label', { for: id, class: 'label' }, label),
-    h('div', { class: 'range-row' }, range, number),
-    hint ? h('p', { class: 'hint' }, hint) : null,
-    h('p', { class: 'field-error', id: `${id}-error`, hidden: true }),
-  );
-  return { el, number, range, set };
+function promptOf(g) {
+  return String(imageParams(g && g.params).prompt || '').trim() || 'Untitled';
 }
 
 /** A small labelled control with its own error slot (width, height, scheduler…). */
 function miniField(id, label, control) {
   return h('div', { class: 'field field-mini' }, h('label', { for: id, class: 'label' }, label), control, h('p', { class: 'field-error', id: `${id}-error`, hidden: true }));
-}
-
-// ---------------------------------------------------------------------------
-// Start image picker
-// ---------------------------------------------------------------------------
-
-/** Dialog listing the user's library images; resolves to the chosen asset or null. */
-function pickImage(signal) {
-  return new Promise((resolve) => {
-    let chosen = null;
-    let cursor = null;
-    const grid = h('ul', { class: 'picker-grid', role: 'list', 'aria-label': 'Your images' });
-    const status = h('div', { class: 'picker-status' });
-    const more = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', hidden: true }, 'Load more');
-    const closeBtn = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', testid: 'source-dialog-close' }, icon('x'));
-    const dlg = h(
-      'dialog',
-      { class: 'dialog dialog-wide', 'aria-labelledby': 'picker-title', testid: 'source-dialog' },
-      h(
-        'div',
-        { class: 'dialog-body' },
-        h('div', { class: 'dialog-head' }, h('h2', { id: 'picker-title' }, 'Start from an image'), closeBtn),
-        h('p', { class: 'muted' }, 'Choose an image from your library. The new image keeps its layout and colours; the strength says how much is repainted.'),
-        grid,
-        status,
-        h('div', { class: 'picker-more' }, more),
-      ),
-    );
-    const pick = (a) => {
-      chosen = a;
-      dlg.close();
-    };
-    async function load() {
-      status.replaceChildren(h('div', { class: 'loading-row' }, spinner(), h('span', {}, 'Loading your images\u2026')));
-      more.hidden = true;
-      try {
-        const res = await get(`/assets${qs({ kind: 'image', cursor })}`, { signal });
-        for (const a of (res && res.items) || []) {
-          grid.append(
-            h(
-              'li',
-              {},
-              h(
-                'button',
-                { type: 'button', class: 'picker-item', testid: 'source-item', dataset: { assetId: String(a.id) }, title: assetTitle(a), onClick: () => pick(a) },
-                h('span', { class: 'picker-thumb' }, thumbImage(a)),
-                h('span', { class: 'picker-name' }, assetTitle(a)),
-              ),
-            ),
-          );
-        }
-        cursor = (res && res.next_cursor) || null;
-        more.hidden = !cursor;
-        status.replaceChildren();
-        if (!grid.children.length) {
-          const link = h('a', { href: '/library', class: 'btn btn-primary btn-sm' }, icon('upload'), h('span', {}, 'Upload images'));
-          link.addEventListener('click', () => dlg.close());
-          status.replaceChildren(h('div', { class: 'picker-empty' }, emptyState('image', 'No images in your library yet', 'Upload a picture, or generate one first, then start from it.'), link));
-        }
-      } catch (err) {
-        showLoadError(status, err, load);
-      }
-    }
-    more.addEventListener('click', load);
-    closeBtn.addEventListener('click', () => dlg.close());
-    signal.addEventListener('abort', () => dlg.open && dlg.close(), { once: true });
-    openModal(dlg, () => resolve(chosen));
-    closeBtn.focus();
-    load();
-  });
 }
 
 // ---------------------------------------------------------------------------
@@ -272,6 +178,31 @@ export default {
       h('p', { class: 'field-error', id: 'gen-count-error', hidden: true }),
     );
     const countValue = () => Number((countRadios.find((r) => r.checked) || countRadios[0]).value);
+
+    // output: images, or a 3D model made from the image (prompt to 3D, one job)
+    const outputRadios = [
+      ['image', 'Images'],
+      ['model', '3D model'],
+    ].map(([value, label]) => [h('input', { type: 'radio', name: 'output', value, class: 'seg-input', id: `gen-output-${value}`, checked: value === 'image', testid: `generate-output-${value}` }), label]);
+    const outputField = h(
+      'fieldset',
+      { class: 'fieldset field seg-field' },
+      h('legend', { class: 'label' }, 'Make'),
+      h('div', { class: 'seg seg-2' }, outputRadios.map(([r, label]) => h('label', { class: 'seg-option', for: r.id }, r, h('span', {}, label)))),
+    );
+    const meshModeSelect = h(
+      'select',
+      { id: 'gen-mesh-mode', class: 'input', testid: 'generate-mesh-mode' },
+      h('option', { value: 'relief' }, 'Relief'),
+      h('option', { value: 'lithophane' }, 'Lithophane'),
+      h('option', { value: 'extrusion' }, 'Silhouette'),
+    );
+    const meshModeField = miniField('gen-mesh-mode', 'Kind of model', meshModeSelect);
+    const wantsModel = () => outputRadios[1][0].checked;
+    const setOutput = (model) => {
+      outputRadios[0][0].checked = !model;
+      outputRadios[1][0].checked = model;
+    };
     const setCount = (n) => {
       for (const r of countRadios) r.checked = Number(r.value) === n;
     };
@@ -374,6 +305,7 @@ export default {
       negativeField,
       modelField,
       sourceField,
+      h('div', { class: 'gen-row' }, outputField, meshModeField),
       h('div', { class: 'gen-row' }, sizeField, countField),
       advanced,
       h('div', { class: 'gen-submit-row' }, costEl, submitBtn),
@@ -399,7 +331,7 @@ export default {
     });
 
     function updateCost() {
-      const cost = (Number(model.credit_cost) || 0) * countValue();
+      const cost = wantsModel() ? (Number(model.credit_cost) || 0) + (Number(info.mesh_credit_cost) || 0) : (Number(model.credit_cost) || 0) * countValue();
       costEl.classList.toggle('is-short', cost > balance);
       costEl.replaceChildren(
         icon('coins'),
@@ -430,12 +362,16 @@ export default {
         scheduler: schedulerSelect.value,
         seed: seedInput.value,
         count: countValue(),
+        output: wantsModel() ? 'model' : 'image',
+        mesh_mode: meshModeSelect.value,
         source,
         strength: strength.number.value,
         advanced: advanced.open,
       };
     }
     function changed() {
+      countField.hidden = wantsModel();
+      meshModeField.hidden = !wantsModel();
       updateCost();
       updatePresets();
       updateSummary();
@@ -446,7 +382,10 @@ export default {
     advanced.addEventListener('toggle', saveDraft);
 
     /** Fill the form from generation parameters (a job's or an asset's). */
-    async function fill(p, { seed = true, count } = {}) {
+    async function fill(params, { seed = true, count } = {}) {
+      setOutput(!!params.image);
+      if (params.settings && params.settings.mode) meshModeSelect.value = params.settings.mode;
+      const p = params.image ? { ...params.image, seed: params.seed ?? params.image.seed } : params;
       if (p.model && p.model !== model.id) {
         if (models.some((m) => m.id === p.model)) applyModel(modelOf(p.model), { defaults: false });
         else toast(`The model \u201c${p.model_name || p.model}\u201d isn\u2019t available any more; using ${model.name}.`, 'info');
@@ -479,6 +418,8 @@ export default {
       seedInput.value = d.seed || '';
       randomBox.checked = !d.seed;
       setCount(d.count || 1);
+      setOutput(d.output === 'model');
+      if (d.mesh_mode) meshModeSelect.value = d.mesh_mode;
       advanced.open = !!d.advanced;
       if (d.source) setSource(d.source, d.strength);
     }
@@ -523,6 +464,11 @@ export default {
         scheduler: schedulerSelect.value,
         count: countValue(),
       };
+      if (wantsModel()) {
+        body.kind = 'prompt_to_3d';
+        body.mode = meshModeSelect.value;
+        delete body.count;
+      }
       if (negative.value.trim()) body.negative_prompt = negative.value.trim();
       if (seedInput.value !== '') body.seed = Number(seedInput.value);
       if (source) {
@@ -639,7 +585,7 @@ export default {
     }
 
     function liveView(g) {
-      const p = g.params || {};
+      const p = imageParams(g.params);
       const frame = h('div', { class: 'gen-frame is-waiting' });
       const ratio = p.width && p.height ? p.width / p.height : 1;
       frame.style.setProperty('--ar', String(ratio));
@@ -682,7 +628,7 @@ export default {
         }
         progress.value = progressFraction(pr);
         progress.setAttribute('aria-valuetext', `${Math.round(progressFraction(pr) * 100)}%`);
-        stepText.textContent = `Step ${pr.step} of ${pr.steps}${pr.count > 1 ? ` (image ${pr.image} of ${pr.count})` : ''}`;
+        stepText.textContent = stepLabel(pr);
         tick();
         if (next.preview_url && pr.preview_seq > seq) {
           const mySeq = pr.preview_seq;
@@ -736,15 +682,36 @@ export default {
       );
     }
 
+    function modelCard(g) {
+      const m = g.model;
+      const href = assetHref({ id: m.asset_id });
+      return h(
+        'figure',
+        { class: 'gen-image gen-model', testid: 'generate-model', dataset: { assetId: String(m.asset_id) } },
+        h('a', { href, class: 'gen-image-link', title: 'Open the 3D model' }, h('img', { src: m.thumbnail_url, alt: `3D model: ${promptOf(g)}`, class: 'gen-img is-loaded', decoding: 'async' })),
+        h(
+          'figcaption',
+          { class: 'gen-image-bar' },
+          h('div', { class: 'gen-image-top' }, h('span', { class: 'gen-seed' }, icon('cube'), ' ', m.mesh ? mmSize(m.mesh) : '3D model')),
+          h(
+            'div',
+            { class: 'gen-image-actions' },
+            h('a', { href, class: 'btn btn-secondary btn-sm', testid: 'generate-open-model' }, icon('external'), h('span', {}, 'Open')),
+            h('a', { href: `/make-3d?from=${encodeURIComponent(m.asset_id)}`, class: 'btn btn-secondary btn-sm', testid: 'generate-tune-model' }, icon('sliders'), h('span', {}, 'Fine-tune')),
+          ),
+        ),
+      );
+    }
+
     function resultView(g) {
-      const images = g.images || [];
+      const images = g.model ? [] : g.images || [];
       const secs = g.started_at && g.finished_at ? g.finished_at - g.started_at : null;
       const took = secs === null ? null : secs < 1 ? 'under a second' : formatDuration(secs * 1000);
       return h(
         'div',
         { class: 'gen-result', testid: 'generate-result' },
-        h('div', { class: `gen-images count-${Math.min(4, images.length)}` }, images.map((img, i) => imageCard(g, img, i))),
-        h('p', { class: 'gen-result-note muted small' }, icon('check'), h('span', {}, `${images.length === 1 ? 'Saved' : `All ${images.length} saved`} to your library`, took ? ` \u00b7 took ${took}` : '', g.cost ? ` \u00b7 ${creditsText(g.cost)}` : '')),
+        h('div', { class: `gen-images count-${g.model ? 1 : Math.min(4, images.length)}` }, g.model ? modelCard(g) : images.map((img, i) => imageCard(g, img, i))),
+        h('p', { class: 'gen-result-note muted small' }, icon('check'), h('span', {}, `${g.model ? 'The model and its image are saved' : images.length === 1 ? 'Saved' : `All ${images.length} saved`} to your library`, took ? ` \u00b7 took ${took}` : '', g.cost ? ` \u00b7 ${creditsText(g.cost)}` : '')),
       );
     }
 
@@ -790,7 +757,7 @@ export default {
         stageBody.replaceChildren(idleView());
         return;
       }
-      const p = g.params || {};
+      const p = imageParams(g.params);
       statusEl.replaceChildren(statusBadge(g.status, { testid: 'generate-status-label' }));
       stageMeta.replaceChildren(h('span', { class: 'gen-stage-prompt', title: promptOf(g) }, promptOf(g)), h('span', { class: 'gen-stage-facts' }, [p.model_name || p.model, sizeText(p), p.steps ? plural(p.steps, 'step') : null, p.count > 1 ? plural(p.count, 'image') : null].filter(Boolean).join(' \u00b7 ')));
       if (isActiveJob(g)) {
@@ -906,7 +873,7 @@ function recentList({ hideWhenEmpty = false } = {}) {
   }
 
   function item(g) {
-    const p = g.params || {};
+    const p = imageParams(g.params);
     const meta = [sizeText(p), p.count > 1 ? plural(p.count, 'image') : null].filter(Boolean).join(' \u00b7 ');
     return h(
       'button',

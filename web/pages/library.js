@@ -330,7 +330,7 @@ export default {
 
     function card(a) {
       const title = assetTitle(a);
-      const media = a.kind === 'image' ? thumbImage(a) : placeholderTile(a);
+      const media = a.kind === 'image' || a.thumbnail_url ? thumbImage(a) : placeholderTile(a);
       const box = h('input', { type: 'checkbox', class: 'asset-check', testid: 'asset-select', 'aria-label': `Select ${title}` });
       return h(
         'li',

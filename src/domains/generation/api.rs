@@ -168,6 +168,8 @@ pub struct Models {
     pub models: Vec<Model>,
     /// The user's credits.
     pub balance: i64,
+    /// What a 3D model from an image costs (prompt to 3D adds the image model's cost).
+    pub mesh_credit_cost: i64,
 }
 
 async fn usable_models(state: &AppState) -> ApiResult<Vec<Model>> {
@@ -220,6 +222,7 @@ pub async fn list_models(State(state): State<AppState>, user: AuthUser) -> ApiRe
         runtime: runtime.ok(),
         models,
         balance,
+        mesh_credit_cost: state.config.generation.mesh_credit_cost,
     }))
 }
 
@@ -261,10 +264,6 @@ struct Prepared {
     cost: i64,
 }
 
-fn to_json(params: &impl Serialize) -> ApiResult<serde_json::Value> {
-    serde_json::to_value(params).map_err(|e| ApiError::Internal(e.into()))
-}
-
 /// Checks a request of any kind and completes its parameters.
 async fn prepare(
     state: &AppState,
@@ -279,7 +278,7 @@ async fn prepare(
             Ok(Prepared {
                 kind: "image",
                 cost: model.credit_cost * i64::from(params.count),
-                params: to_json(&params)?,
+                params: mesh_params::json_value(&params),
             })
         }
         kind @ ("relief" | "lithophane" | "extrusion") => {
@@ -300,7 +299,7 @@ async fn prepare(
             Ok(Prepared {
                 kind: params.settings.name(),
                 cost: mesh_cost,
-                params: to_json(&params)?,
+                params: mesh_params::json_value(&params),
             })
         }
         "prompt_to_3d" => {
@@ -314,12 +313,12 @@ async fn prepare(
             Ok(Prepared {
                 kind: "prompt_to_3d",
                 cost: model.credit_cost + mesh_cost,
-                params: to_json(&MeshParams {
+                params: mesh_params::json_value(&MeshParams {
                     settings,
                     max_error_mm,
                     source_asset_id: None,
                     image: Some(image),
-                })?,
+                }),
             })
         }
         _ => Err(ApiError::field(

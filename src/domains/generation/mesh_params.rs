@@ -108,7 +108,7 @@ impl MeshParams {
 
     /// What the model asset records about how it was made.
     pub fn asset_params(&self, source_asset_id: Option<&str>) -> Value {
-        let mut recorded = serde_json::to_value(&self.settings).unwrap_or(Value::Null);
+        let mut recorded = json_value(&self.settings);
         recorded["max_error_mm"] = json!(self.max_error_mm);
         recorded["source_asset_id"] = json!(source_asset_id);
         if let Some(image) = &self.image {
@@ -118,6 +118,14 @@ impl MeshParams {
         }
         recorded
     }
+}
+
+/// `value` as JSON with its `f32` numbers as written (0.05, not the 0.0500000007 that
+/// widening the `f32` to `f64` would give, which `serde_json::to_value` does).
+pub fn json_value(value: &impl Serialize) -> Value {
+    serde_json::to_string(value)
+        .and_then(|text| serde_json::from_str(&text))
+        .unwrap_or(Value::Null)
 }
 
 /// The request fields that only 3D kinds use, with the JSON name of each, so an image
@@ -386,8 +394,9 @@ mod tests {
             source_asset_id: Some("a".into()),
             image: None,
         };
-        let value = serde_json::to_value(&params).unwrap();
+        let value = json_value(&params);
         assert_eq!(value["settings"]["mode"], "extrusion");
+        assert_eq!(value["max_error_mm"], json!(0.05));
         assert_eq!(value["settings"]["mask"], "auto");
         let back: MeshParams = serde_json::from_value(value).unwrap();
         assert_eq!(back, params);
