@@ -2,7 +2,9 @@
 //! silhouette extrusions made from library images as jobs, with progress, credits, mesh
 //! facts and server-rendered thumbnails; every download format checked by the field's
 //! own tools (Khronos glTF Validator, admesh, PrusaSlicer); uploaded models get the same
-//! facts and conversions; quick previews; bad requests refused without changing anything.
+//! facts and conversions; heights from a depth model and silhouettes from a background-
+//! removal model (tiny models with known answers, on ONNX Runtime); quick previews; bad
+//! requests refused without changing anything.
 
 mod support;
 
@@ -366,6 +368,19 @@ async fn previews_are_quick_glbs_and_bad_requests_change_nothing() {
             json!({"kind": "prompt_to_3d", "prompt": "a cat", "mode": "sculpture"}),
             "mode",
         ),
+        // No depth or background-removal model is installed on this server.
+        (
+            json!({"kind": "relief", "source_asset_id": photo["id"], "height_from": "depth"}),
+            "height_from",
+        ),
+        (
+            json!({"kind": "extrusion", "source_asset_id": photo["id"], "mask": "subject"}),
+            "mask",
+        ),
+        (
+            json!({"kind": "lithophane", "source_asset_id": photo["id"], "height_from": "depth"}),
+            "height_from",
+        ),
     ];
     for (body, field) in refused {
         let answer = problem(
@@ -401,4 +416,110 @@ async fn previews_are_quick_glbs_and_bad_requests_change_nothing() {
     let jobs = ann.json("/api/v1/generations").await;
     assert_eq!(jobs["items"].as_array().unwrap().len(), 0);
     assert_eq!(balance(&ann).await, before);
+}
+
+fn model_dir(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Three quarters black, one quarter white (opaque).
+fn mostly_dark_png() -> Vec<u8> {
+    png(RgbaImage::from_fn(64, 48, |x, _| {
+        let v = if x < 48 { 0 } else { 255 };
+        Rgba([v, v, v, 255])
+    }))
+}
+
+fn volume(asset: &Value) -> f64 {
+    asset["mesh"]["volume_cm3"].as_f64().unwrap()
+}
+
+#[tokio::test]
+async fn depth_and_background_models_shape_the_model() {
+    let server = Server::start_with(&[("STRATAMAKE_GENERATION__ALLOW_TEST_MODELS", "true")]).await;
+    let admin = server.admin().await;
+    for name in ["tiny-depth", "tiny-background"] {
+        let imported = admin
+            .post("/api/v1/admin/models", json!({ "path": model_dir(name) }))
+            .await;
+        assert_eq!(imported.status(), StatusCode::CREATED, "{name}");
+    }
+    let ann = server.verified_user("ann").await;
+    // Image models are what /models offers for generation; these two are not among them.
+    let offered = ann.json("/api/v1/models").await;
+    assert_eq!(offered["models"].as_array().unwrap().len(), 0, "{offered}");
+
+    let dark = ann.uploaded("dark.png", mostly_dark_png()).await;
+    let relief = |extra: Value| {
+        let mut body = json!({"kind": "relief", "source_asset_id": dark["id"], "width_mm": 40,
+                              "resolution": 64, "max_error_mm": 0});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    // The tiny depth model answers 1 - brightness: dark is near, so the relief rises
+    // where the brightness relief stays low, like an inverted one.
+    let (_, by_brightness) = make(&ann, relief(json!({}))).await;
+    let (_, by_depth) = make(&ann, relief(json!({"height_from": "depth"}))).await;
+    let (_, inverted) = make(&ann, relief(json!({"invert": true}))).await;
+    assert_eq!(by_depth["mesh"]["printable"], true);
+    assert_eq!(by_depth["params"]["vision_model"], "tiny-depth-test");
+    assert_eq!(by_brightness["params"]["vision_model"], Value::Null);
+    assert!(
+        volume(&by_depth) > 1.4 * volume(&by_brightness),
+        "{} vs {}",
+        volume(&by_depth),
+        volume(&by_brightness)
+    );
+    let off = (volume(&by_depth) - volume(&inverted)).abs() / volume(&inverted);
+    assert!(
+        off < 0.05,
+        "depth {} vs inverted {}",
+        volume(&by_depth),
+        volume(&inverted)
+    );
+
+    // The tiny background model finds dark pixels: the same silhouette as a brightness
+    // mask, from an opaque picture whose alpha says nothing.
+    let ring = ann.uploaded("ring.png", cutout_on_white_png()).await;
+    let extrusion = |mask: &str| {
+        json!({"kind": "extrusion", "source_asset_id": ring["id"], "width_mm": 30,
+               "mask": mask, "max_height_mm": 3})
+    };
+    let (_, by_subject) = make(&ann, extrusion("subject")).await;
+    let (_, by_threshold) = make(&ann, extrusion("brightness")).await;
+    assert_eq!(by_subject["mesh"]["printable"], true);
+    assert_close(&by_subject["mesh"]["size_mm"][0], 30.0, "subject width");
+    let off = (volume(&by_subject) - volume(&by_threshold)).abs() / volume(&by_threshold);
+    assert!(
+        off < 0.05,
+        "subject {} vs threshold {}",
+        volume(&by_subject),
+        volume(&by_threshold)
+    );
+
+    let preview = ann
+        .post(
+            "/api/v1/meshes/preview",
+            relief(json!({"height_from": "depth"})),
+        )
+        .await;
+    assert_eq!(preview.status(), StatusCode::OK);
+}
+
+/// A dark ring on an opaque white background.
+fn cutout_on_white_png() -> Vec<u8> {
+    png(RgbaImage::from_fn(80, 80, |x, y| {
+        let r = (x as f32 - 40.0).hypot(y as f32 - 40.0);
+        if (12.0..30.0).contains(&r) {
+            Rgba([30, 30, 30, 255])
+        } else {
+            Rgba([255, 255, 255, 255])
+        }
+    }))
 }

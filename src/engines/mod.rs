@@ -4,3 +4,4 @@ pub mod diffusion;
 pub mod media;
 pub mod mesh;
 pub mod onnx;
+pub mod vision;

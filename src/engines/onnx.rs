@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 
 use ort::ep::{self, ExecutionProvider};
 use ort::session::Session;
+use ort::value::{DynValue, Tensor, TensorElementType};
 use serde::{Deserialize, Serialize};
 
 /// File names the library has on Linux, newest naming first.
@@ -269,4 +270,41 @@ impl Runtime {
             )),
         }
     }
+}
+
+fn runtime_error(e: impl std::fmt::Display) -> OnnxError {
+    OnnxError::Runtime(e.to_string())
+}
+
+/// A float tensor in the element type (f32 or f16) a graph wants.
+pub fn float_tensor(
+    shape: Vec<i64>,
+    values: Vec<f32>,
+    ty: TensorElementType,
+) -> Result<DynValue, OnnxError> {
+    match ty {
+        TensorElementType::Float16 => {
+            let halves: Vec<half::f16> = values.into_iter().map(half::f16::from_f32).collect();
+            Ok(Tensor::from_array((shape, halves))
+                .map_err(runtime_error)?
+                .into_dyn())
+        }
+        TensorElementType::Float32 => Ok(Tensor::from_array((shape, values))
+            .map_err(runtime_error)?
+            .into_dyn()),
+        other => Err(OnnxError::Runtime(format!(
+            "expected a float input, the graph wants {other:?}"
+        ))),
+    }
+}
+
+/// A float output (f32 or f16) as its shape and f32 values.
+pub fn to_f32(value: &ort::value::DynValueRef<'_>) -> Result<(Vec<i64>, Vec<f32>), OnnxError> {
+    if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
+        return Ok((shape.to_vec(), data.to_vec()));
+    }
+    let (shape, data) = value
+        .try_extract_tensor::<half::f16>()
+        .map_err(runtime_error)?;
+    Ok((shape.to_vec(), data.iter().map(|h| h.to_f32()).collect()))
 }

@@ -84,7 +84,17 @@ export default {
     let mode = (from && from.params && from.params.mode) || 'relief';
     const numbers = Object.fromEntries(NUMBERS.map((n) => [n.key, { spec: n, ...rangeField({ ...n, idPrefix: `m3d-${n.key}`, testid: `make3d-${n.key}`, sliderTestid: `make3d-${n.key}-slider` }) }]));
     const detail = select('m3d-detail', DETAIL, '0.05', 'make3d-detail');
-    const mask = select('m3d-mask', MASKS, 'auto', 'make3d-mask');
+    const masks = models.background_model ? [...MASKS, ['subject', `The subject (${models.background_model})`]] : MASKS;
+    const mask = select('m3d-mask', masks, 'auto', 'make3d-mask');
+    const heightSources = [['brightness', 'Brightness'], ...(models.depth_model ? [['depth', `Depth (${models.depth_model})`]] : [])];
+    const heightFrom = select('m3d-height-from', heightSources, 'brightness', 'make3d-height-from');
+    const heightFromField = h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'm3d-height-from', class: 'label' }, 'Height from'),
+      heightFrom,
+      h('p', { class: 'hint' }, models.depth_model ? 'Depth puts what is near on top, whatever its colour.' : 'An administrator can install a depth model to shape reliefs by depth.'),
+    );
     const invert = h('input', { type: 'checkbox', id: 'm3d-invert', class: 'check', testid: 'make3d-invert' });
     const invertLabel = h('label', { for: 'm3d-invert' });
     const invertRow = h('div', { class: 'field field-check' }, h('div', { class: 'check-row' }, invert, invertLabel));
@@ -105,6 +115,7 @@ export default {
         if (p.mask) mask.value = p.mask;
       }
       if (typeof p.max_error_mm === 'number') detail.value = String(p.max_error_mm);
+      if (mode === 'relief' && p.vision_model && models.depth_model) heightFrom.value = 'depth';
       invert.checked = !!p.invert;
     }
 
@@ -123,13 +134,14 @@ export default {
       const [, , blurb] = MODES.find(([id]) => id === mode);
       modeBlurb.textContent = blurb;
       maskField.hidden = mode !== 'extrusion';
+      heightFromField.hidden = mode !== 'relief';
       invertRow.hidden = mode === 'lithophane';
       invertLabel.textContent = mode === 'relief' ? 'Dark is high' : 'Light shapes on a dark background';
       updateThreshold();
       changed();
     }
     function updateThreshold() {
-      numbers.threshold.el.hidden = mode !== 'extrusion' || mask.value === 'alpha';
+      numbers.threshold.el.hidden = mode !== 'extrusion' || mask.value === 'alpha' || mask.value === 'subject';
     }
 
     /** The request for the current settings (only what the mode reads). */
@@ -140,6 +152,7 @@ export default {
         b[n.spec.name] = Number(n.number.value);
       }
       if (mode === 'extrusion') b.mask = mask.value;
+      if (mode === 'relief' && heightFrom.value !== 'brightness') b.height_from = heightFrom.value;
       if (mode !== 'lithophane') b.invert = invert.checked;
       return b;
     }
@@ -239,7 +252,7 @@ export default {
       { class: 'make3d-form card', novalidate: true, testid: 'make3d-form' },
       h('div', { class: 'make3d-source' }, sourceThumb, h('div', { class: 'make3d-source-text' }, h('span', { class: 'label' }, 'From'), sourceName), changeBtn),
       h('div', { class: 'field' }, h('span', { class: 'label', id: 'm3d-mode-label' }, 'Kind'), modeGroup, modeBlurb),
-      h('div', { class: 'make3d-grid' }, Object.values(numbers).map((n) => n.el), maskField, detailField, invertRow),
+      h('div', { class: 'make3d-grid' }, heightFromField, maskField, Object.values(numbers).map((n) => n.el), detailField, invertRow),
       h('div', { class: 'make3d-actions' }, makeBtn, h('span', { class: 'muted small' }, `You have ${creditsText(models.balance)}.`)),
       jobBox,
     );

@@ -13,7 +13,7 @@ use futures_util::Stream;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::mesh_params::{self, MeshParams};
+use super::mesh_params::{self, MeshMode, MeshParams};
 use super::models::{self, Model};
 use super::params::{GenerationParams, GenerationRequest};
 use crate::app::AppState;
@@ -21,6 +21,7 @@ use crate::domains::auth::extract::{AuthUser, Scope};
 use crate::domains::auth::store::Role;
 use crate::domains::credits::ledger::{self, LedgerError};
 use crate::domains::library::store::{self as library, MeshInfo};
+use crate::engines::diffusion::manifest::Family;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::cursor::{self, Page};
 use crate::platform::jobs::{self, Enqueued, Finished, Job, JobBoard, NewJob, Progress, Status};
@@ -170,6 +171,10 @@ pub struct Models {
     pub balance: i64,
     /// What a 3D model from an image costs (prompt to 3D adds the image model's cost).
     pub mesh_credit_cost: i64,
+    /// The depth model reliefs can take their heights from, if one is installed.
+    pub depth_model: Option<String>,
+    /// The background-removal model silhouettes can use, if one is installed.
+    pub background_model: Option<String>,
 }
 
 async fn usable_models(state: &AppState) -> ApiResult<Vec<Model>> {
@@ -223,7 +228,18 @@ pub async fn list_models(State(state): State<AppState>, user: AuthUser) -> ApiRe
         models,
         balance,
         mesh_credit_cost: state.config.generation.mesh_credit_cost,
+        depth_model: map_model_name(&state, Family::Depth).await?,
+        background_model: map_model_name(&state, Family::BackgroundRemoval).await?,
     }))
+}
+
+async fn map_model_name(state: &AppState, family: Family) -> ApiResult<Option<String>> {
+    let allow = state.config.generation.allow_test_models;
+    let model = state
+        .db
+        .query(move |conn| models::of_family(conn, family, allow))
+        .await?;
+    Ok(model.map(|m| m.name))
 }
 
 async fn load_view(state: &AppState, id: String) -> ApiResult<Generation> {
@@ -290,8 +306,10 @@ async fn prepare(
                 )
             })?;
             owned_image(state, user, &source).await?;
+            let settings = mesh_params::complete_mode(kind, request)?;
             let params = MeshParams {
-                settings: mesh_params::complete_mode(kind, request)?,
+                vision_model: vision_model(state, &settings, request).await?,
+                settings,
                 max_error_mm: mesh_params::max_error(request)?,
                 source_asset_id: Some(source),
                 image: None,
@@ -309,6 +327,7 @@ async fn prepare(
             let settings =
                 mesh_params::complete_mode(request.mode.as_deref().unwrap_or("relief"), request)?;
             let max_error_mm = mesh_params::max_error(request)?;
+            let vision_model = vision_model(state, &settings, request).await?;
             let (image, model) = image_params(state, user, request).await?;
             Ok(Prepared {
                 kind: "prompt_to_3d",
@@ -318,6 +337,7 @@ async fn prepare(
                     max_error_mm,
                     source_asset_id: None,
                     image: Some(image),
+                    vision_model,
                 }),
             })
         }
@@ -326,6 +346,53 @@ async fn prepare(
             "Choose image, relief, lithophane, extrusion or prompt_to_3d.",
         )),
     }
+}
+
+/// The id of the depth or background-removal model the settings need, if they need one;
+/// 422 when none is installed, 503 when ONNX Runtime is missing.
+pub(super) async fn vision_model(
+    state: &AppState,
+    settings: &MeshMode,
+    request: &GenerationRequest,
+) -> ApiResult<Option<String>> {
+    let Some(family) = mesh_params::vision_family(settings, request)? else {
+        return Ok(None);
+    };
+    let allow = state.config.generation.allow_test_models;
+    let model = state
+        .db
+        .query(move |conn| models::of_family(conn, family, allow))
+        .await?;
+    let Some(model) = model else {
+        let (field, what) = match family {
+            Family::Depth => ("height_from", "depth"),
+            _ => ("mask", "background-removal"),
+        };
+        return Err(ApiError::field(
+            field,
+            format!(
+                "No {what} model is installed; an administrator can import one (a folder with \
+                 model.toml, family \"{what}\")."
+            ),
+        ));
+    };
+    require_runtime(state).await?;
+    Ok(Some(model.id))
+}
+
+/// Succeeds when ONNX Runtime is loaded (loading it on first use); 503 with the fix
+/// otherwise.
+async fn require_runtime(state: &AppState) -> ApiResult<()> {
+    let engine = state.generation.clone();
+    tokio::task::spawn_blocking(move || engine.runtime().map(|_| ()))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| {
+            ApiError::Unavailable(format!(
+                "Generation is unavailable: {}. Fix: {}",
+                e.reason, e.fix
+            ))
+        })
 }
 
 /// Refuses image generation settings on a request that makes a model from an image.
@@ -389,16 +456,7 @@ async fn image_params(
                 "No image model is installed yet; an administrator can import one.".into(),
             ),
         })?;
-    let engine = state.generation.clone();
-    tokio::task::spawn_blocking(move || engine.runtime().map(|_| ()))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(|e| {
-            ApiError::Unavailable(format!(
-                "Generation is unavailable: {}. Fix: {}",
-                e.reason, e.fix
-            ))
-        })?;
+    require_runtime(state).await?;
     let seed = u64::from(u32::from_le_bytes(random_bytes::<4>()));
     let params = request.complete(&model, seed)?;
     params.check_schedule(&state.generation.models_dir.join(&model.id))?;

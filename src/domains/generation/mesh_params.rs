@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::params::{GenerationParams, GenerationRequest};
+use crate::engines::diffusion::manifest::Family;
 use crate::engines::mesh::heightfield::{
     Frame, LithophaneSettings, LithophaneShape, ReliefSettings,
 };
@@ -29,6 +30,8 @@ pub enum MaskSource {
     Alpha,
     /// Pixels darker than `threshold` are the shape (lighter ones with `invert`).
     Brightness,
+    /// The subject, as the installed background-removal model finds it.
+    Subject,
 }
 
 /// Settings of a silhouette extrusion.
@@ -89,6 +92,9 @@ pub struct MeshParams {
     pub source_asset_id: Option<String>,
     /// Prompt to 3D: the image generated first.
     pub image: Option<GenerationParams>,
+    /// The depth or background-removal model whose map the model is made from.
+    #[serde(default)]
+    pub vision_model: Option<String>,
 }
 
 impl MeshParams {
@@ -111,6 +117,7 @@ impl MeshParams {
         let mut recorded = json_value(&self.settings);
         recorded["max_error_mm"] = json!(self.max_error_mm);
         recorded["source_asset_id"] = json!(source_asset_id);
+        recorded["vision_model"] = json!(self.vision_model);
         if let Some(image) = &self.image {
             recorded["prompt"] = json!(image.prompt);
             recorded["model"] = json!(image.model);
@@ -148,6 +155,7 @@ fn mesh_fields(request: &GenerationRequest) -> Vec<&'static str> {
         ("mask", r.mask.is_some()),
         ("threshold", r.threshold.is_some()),
         ("speck_px", r.speck_px.is_some()),
+        ("height_from", r.height_from.is_some()),
     ]
     .into_iter()
     .filter_map(|(name, set)| set.then_some(name))
@@ -177,6 +185,7 @@ const MODE_FIELDS: [(&str, &[&str]); 3] = [
             "resolution",
             "invert",
             "max_error_mm",
+            "height_from",
         ],
     ),
     (
@@ -330,6 +339,23 @@ pub fn complete_mode(mode: &str, r: &GenerationRequest) -> Result<MeshMode, ApiE
     }
 }
 
+/// The family of image-to-map model the settings need: depth for a relief whose heights
+/// come from depth, background removal for a silhouette of the subject.
+pub fn vision_family(
+    settings: &MeshMode,
+    r: &GenerationRequest,
+) -> Result<Option<Family>, ApiError> {
+    match r.height_from.as_deref() {
+        None | Some("brightness") => {}
+        Some("depth") => return Ok(Some(Family::Depth)),
+        Some(_) => return Err(ApiError::field("height_from", "Use brightness or depth.")),
+    }
+    Ok(match settings {
+        MeshMode::Extrusion(s) if s.mask == MaskSource::Subject => Some(Family::BackgroundRemoval),
+        _ => None,
+    })
+}
+
 /// The level of detail of a request.
 pub fn max_error(r: &GenerationRequest) -> Result<f32, ApiError> {
     within(
@@ -393,6 +419,7 @@ mod tests {
             max_error_mm: 0.05,
             source_asset_id: Some("a".into()),
             image: None,
+            vision_model: None,
         };
         let value = json_value(&params);
         assert_eq!(value["settings"]["mode"], "extrusion");

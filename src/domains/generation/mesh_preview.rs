@@ -8,9 +8,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
-use super::api::{owned_image, refuse_image_fields};
+use super::api::{owned_image, refuse_image_fields, vision_model};
 use super::mesh_params;
 use super::meshing::{self, BuildError};
+use super::models;
 use super::params::GenerationRequest;
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, Scope};
@@ -48,6 +49,11 @@ pub async fn preview(
     owned_image(&state, &user, &source).await?;
     let settings = mesh_params::complete_mode(&request.kind, &request)?.capped(PREVIEW_RESOLUTION);
     let max_error = mesh_params::max_error(&request)?;
+    let vision = match vision_model(&state, &settings, &request).await? {
+        Some(id) => state.db.query(move |conn| models::get(conn, &id)).await?,
+        None => None,
+    };
+    let engine = state.generation.clone();
     let asset = state
         .db
         .query(move |conn| library::get(conn, &source))
@@ -64,7 +70,18 @@ pub async fn preview(
     let glb = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let image = media::open_image(&path)
             .map_err(|e| ApiError::field("source_asset_id", e.to_string()))?;
-        match meshing::build(&image, &settings, max_error, "preview", &mut |_| true) {
+        let map = vision
+            .map(|model| engine.vision_map(&model, &image))
+            .transpose()
+            .map_err(ApiError::Unavailable)?;
+        match meshing::build(
+            &image,
+            map.as_deref(),
+            &settings,
+            max_error,
+            "preview",
+            &mut |_| true,
+        ) {
             Ok(built) => Ok(built.glb),
             Err(BuildError::Input(message)) => Err(ApiError::field("source_asset_id", message)),
             Err(BuildError::Stopped) => Err(ApiError::Internal(anyhow::anyhow!("preview stopped"))),

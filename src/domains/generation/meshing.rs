@@ -42,10 +42,12 @@ pub enum BuildError {
     Stopped,
 }
 
-/// Makes the model. `stage(k)` is called before stage `k` of [`STAGES`] and says
-/// whether to go on.
+/// Makes the model. `map` is the depth or subject map of an image-to-map model (one
+/// value in 0..=1 per pixel of `image`) when the settings use one. `stage(k)` is called
+/// before stage `k` of [`STAGES`] and says whether to go on.
 pub fn build(
     image: &DynamicImage,
+    map: Option<&[f32]>,
     settings: &MeshMode,
     max_error_mm: f32,
     name: &str,
@@ -59,7 +61,7 @@ pub fn build(
         }
     };
     next(0)?;
-    let solid = solid(image, settings)?;
+    let solid = solid(image, map, settings)?;
     next(1)?;
     let (mesh, _) = simplify::simplify_owned(solid, 0, max_error_mm);
     let facts = check::facts(&mesh);
@@ -92,37 +94,67 @@ fn input(error: impl std::fmt::Display) -> BuildError {
 }
 
 /// The closed solid the settings describe, at full resolution.
-fn solid(image: &DynamicImage, settings: &MeshMode) -> Result<Mesh, BuildError> {
+fn solid(
+    image: &DynamicImage,
+    map: Option<&[f32]>,
+    settings: &MeshMode,
+) -> Result<Mesh, BuildError> {
     match settings {
-        MeshMode::Relief(s) => heightfield::relief(&gray(image)?, s).map_err(input),
-        MeshMode::Lithophane(s) => heightfield::lithophane(&gray(image)?, s).map_err(input),
-        MeshMode::Extrusion(s) => extrusion(image, s),
+        MeshMode::Relief(s) => heightfield::relief(&heights(image, map)?, s).map_err(input),
+        MeshMode::Lithophane(s) => {
+            heightfield::lithophane(&heights(image, None)?, s).map_err(input)
+        }
+        MeshMode::Extrusion(s) => extrusion(image, map, s),
     }
 }
 
-fn gray(image: &DynamicImage) -> Result<Gray, BuildError> {
+/// The values a heightfield follows: the map when given, else the brightness.
+fn heights(image: &DynamicImage, map: Option<&[f32]>) -> Result<Gray, BuildError> {
+    if let Some(map) = map {
+        return Gray::new(image.width(), image.height(), map.to_vec()).map_err(input);
+    }
     let luma = image.to_luma8();
     Gray::from_luma8(luma.width(), luma.height(), luma.as_raw()).map_err(input)
 }
 
-fn extrusion(image: &DynamicImage, s: &ExtrusionSettings) -> Result<Mesh, BuildError> {
+fn extrusion(
+    image: &DynamicImage,
+    map: Option<&[f32]>,
+    s: &ExtrusionSettings,
+) -> Result<Mesh, BuildError> {
+    // A subject map becomes an image whose brightness is the map, light = subject.
+    let (image, mask_source) = match (s.mask, map) {
+        (MaskSource::Subject, Some(map)) => {
+            let (w, h) = image.dimensions();
+            let bytes = map
+                .iter()
+                .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+                .collect();
+            let gray = image::GrayImage::from_raw(w, h, bytes)
+                .ok_or_else(|| BuildError::Input("the subject map has the wrong size".into()))?;
+            (DynamicImage::ImageLuma8(gray), MaskSource::Subject)
+        }
+        (MaskSource::Subject, None) => {
+            return Err(BuildError::Input("no subject map was made".into()));
+        }
+        (source, _) => (image.clone(), source),
+    };
     let (w, h) = image.dimensions();
     let image = if w.max(h) > s.resolution {
         image.resize(s.resolution, s.resolution, imageops::FilterType::Triangle)
     } else {
-        image.clone()
+        image
     };
-    let use_alpha = match s.mask {
-        MaskSource::Alpha => true,
-        MaskSource::Brightness => false,
-        MaskSource::Auto => {
-            image.color().has_alpha() && image.to_rgba8().pixels().any(|p| p.0[3] < 128)
+    let mask = match mask_source {
+        MaskSource::Subject => Mask::from_brightness(&image, 128, true),
+        MaskSource::Alpha => Mask::from_alpha(&image, 128),
+        MaskSource::Brightness => Mask::from_brightness(&image, s.threshold, s.invert),
+        MaskSource::Auto
+            if image.color().has_alpha() && image.to_rgba8().pixels().any(|p| p.0[3] < 128) =>
+        {
+            Mask::from_alpha(&image, 128)
         }
-    };
-    let mask = if use_alpha {
-        Mask::from_alpha(&image, 128)
-    } else {
-        Mask::from_brightness(&image, s.threshold, s.invert)
+        MaskSource::Auto => Mask::from_brightness(&image, s.threshold, s.invert),
     };
     let outlines = contour::trace(
         &mask,
@@ -208,7 +240,7 @@ mod tests {
             )
             .unwrap();
             let mut stages = Vec::new();
-            let built = build(&image, &settings, 0.05, "test", &mut |k| {
+            let built = build(&image, None, &settings, 0.05, "test", &mut |k| {
                 stages.push(k);
                 true
             })
@@ -243,9 +275,9 @@ mod tests {
             },
         )
         .unwrap();
-        let empty = build(&blank, &settings, 0.05, "x", &mut |_| true);
+        let empty = build(&blank, None, &settings, 0.05, "x", &mut |_| true);
         assert!(matches!(empty, Err(BuildError::Input(m)) if m.contains("no shape")));
-        let stopped = build(&disc(true), &settings, 0.05, "x", &mut |k| k < 1);
+        let stopped = build(&disc(true), None, &settings, 0.05, "x", &mut |k| k < 1);
         assert!(matches!(stopped, Err(BuildError::Stopped)));
     }
 }

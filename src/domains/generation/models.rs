@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
-use crate::engines::diffusion::manifest::{Defaults, Manifest, ManifestError};
+use crate::engines::diffusion::manifest::{Defaults, Family, Manifest, ManifestError};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Model {
@@ -91,18 +91,32 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Model>> {
         .flatten())
 }
 
-/// Models users may generate with: enabled, supported, verified, and — unless the
+/// Image models users may generate with: enabled, supported, verified, and — unless the
 /// instance runs its tests — not test-only.
 pub fn usable(conn: &Connection, allow_test_models: bool) -> rusqlite::Result<Vec<Model>> {
     Ok(list(conn)?
         .into_iter()
-        .filter(|m| {
-            m.enabled
-                && m.supported
-                && m.verify_error.is_none()
-                && (allow_test_models || !m.test_only)
-        })
+        .filter(|m| m.manifest.family.makes_images() && ready(m, allow_test_models))
         .collect())
+}
+
+/// Enabled, supported, verified, and not test-only unless the instance runs its tests.
+fn ready(m: &Model, allow_test_models: bool) -> bool {
+    m.enabled && m.supported && m.verify_error.is_none() && (allow_test_models || !m.test_only)
+}
+
+/// The ready model of an image-to-map family (depth, background removal), if one is
+/// installed: the admin's default of that family, else the first.
+pub fn of_family(
+    conn: &Connection,
+    family: Family,
+    allow_test_models: bool,
+) -> rusqlite::Result<Option<Model>> {
+    let candidates: Vec<Model> = list(conn)?
+        .into_iter()
+        .filter(|m| m.manifest.family == family && ready(m, allow_test_models))
+        .collect();
+    Ok(pick(&candidates, None))
 }
 
 /// The model a request without one uses: the admin's default if usable, else the first.

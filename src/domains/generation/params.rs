@@ -79,6 +79,8 @@ pub struct GenerationRequest {
     pub threshold: Option<u8>,
     /// Extrusion: shapes and holes smaller than this many pixels are dropped (default 16).
     pub speck_px: Option<u32>,
+    /// Relief: `brightness` (default), or `depth` from the installed depth model.
+    pub height_from: Option<String>,
 }
 
 fn image_kind() -> String {
@@ -116,6 +118,7 @@ impl Default for GenerationRequest {
             mask: None,
             threshold: None,
             speck_px: None,
+            height_from: None,
         }
     }
 }

@@ -196,6 +196,7 @@ async fn catalogue_manifest(
         description: entry.description.to_string(),
         prediction_type: "epsilon".into(),
         vae_scaling_factor: 0.18215,
+        vision: None,
         defaults: Defaults {
             width,
             height,

@@ -29,6 +29,7 @@ use crate::engines::diffusion::{png, preview};
 use crate::engines::media::{self, Format};
 use crate::engines::mesh::check::MeshFacts;
 use crate::engines::onnx::{self, Runtime, RuntimeOptions, Unavailable};
+use crate::engines::vision::MapModel;
 use crate::platform::blobs::StagedBlob;
 use crate::platform::jobs::{Failure, Finished, Job, JobContext, JobHandler, Progress};
 use crate::platform::mail;
@@ -41,12 +42,14 @@ struct Loaded {
 }
 
 /// Everything generation needs at run time: where models are, the runtime, and the
-/// models kept loaded (least recently used first out, within the memory budget).
+/// models kept loaded (image models least recently used first out, within the memory
+/// budget; the small image-to-map models stay once loaded).
 pub struct Engine {
     pub models_dir: PathBuf,
     options: RuntimeOptions,
     budget_bytes: u64,
     loaded: Mutex<VecDeque<Loaded>>,
+    maps: Mutex<Vec<(String, Arc<Mutex<MapModel>>)>>,
 }
 
 impl Engine {
@@ -56,7 +59,41 @@ impl Engine {
             options,
             budget_bytes: budget_mb.saturating_mul(1024 * 1024),
             loaded: Mutex::new(VecDeque::new()),
+            maps: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The map (depth, or the subject) a depth or background-removal model makes of
+    /// `image`: one value in 0..=1 per pixel.
+    pub fn vision_map(&self, model: &Model, image: &DynamicImage) -> Result<Vec<f32>, String> {
+        let cached = {
+            let maps = self.maps.lock().expect("map model cache poisoned");
+            maps.iter()
+                .find(|(id, _)| *id == model.id)
+                .map(|(_, m)| m.clone())
+        };
+        let map_model = match cached {
+            Some(map_model) => map_model,
+            None => {
+                let runtime = self.runtime().map_err(|e| e.to_string())?;
+                let input =
+                    model.manifest.vision.clone().ok_or_else(|| {
+                        format!("model {} is not an image-to-map model", model.id)
+                    })?;
+                let loaded = MapModel::load(runtime, &self.models_dir.join(&model.id), input)
+                    .map_err(|e| format!("model {} could not be loaded: {e}", model.id))?;
+                let loaded = Arc::new(Mutex::new(loaded));
+                let mut maps = self.maps.lock().expect("map model cache poisoned");
+                maps.push((model.id.clone(), loaded.clone()));
+                loaded
+            }
+        };
+        let mut map_model = map_model
+            .lock()
+            .map_err(|_| "the model crashed earlier; restart the server".to_string())?;
+        map_model
+            .map(image)
+            .map_err(|e| format!("model {} failed: {e}", model.id))
     }
 
     /// The ONNX Runtime, loaded on first use; the error says how to install it.
@@ -109,6 +146,10 @@ impl Engine {
             .lock()
             .expect("model cache poisoned")
             .retain(|l| l.id != id);
+        self.maps
+            .lock()
+            .expect("map model cache poisoned")
+            .retain(|(loaded, _)| loaded != id);
     }
 }
 
@@ -258,15 +299,7 @@ impl Generator {
         plan: &Plan<'_>,
         steps_after: u32,
     ) -> Result<Vec<(Image, RgbImage)>, Failure> {
-        let handle = tokio::runtime::Handle::current();
-        let wanted = params.model.clone();
-        let model = handle
-            .block_on(self.state.db.query(move |conn| models::get(conn, &wanted)))
-            .map_err(|e| Failure::Error(e.to_string()))?
-            .filter(|m| m.enabled)
-            .ok_or_else(|| {
-                Failure::Error(format!("model {} is not available any more", params.model))
-            })?;
+        let model = self.enabled_model(&params.model)?;
         let pipeline = self
             .state
             .generation
@@ -335,6 +368,17 @@ impl Generator {
         Ok(images)
     }
 
+    /// An installed, enabled model.
+    fn enabled_model(&self, id: &str) -> Result<Model, Failure> {
+        let handle = tokio::runtime::Handle::current();
+        let wanted = id.to_string();
+        handle
+            .block_on(self.state.db.query(move |conn| models::get(conn, &wanted)))
+            .map_err(|e| Failure::Error(e.to_string()))?
+            .filter(|m| m.enabled)
+            .ok_or_else(|| Failure::Error(format!("model {id} is not available any more")))
+    }
+
     /// An image of the library, decoded.
     fn library_image(&self, asset_id: &str) -> Result<DynamicImage, Failure> {
         let handle = tokio::runtime::Handle::current();
@@ -366,6 +410,15 @@ impl Generator {
             (None, Some(id)) => (self.library_image(id)?, None),
             (None, None) => return Err(Failure::Error("the job names no image".into())),
         };
+        let map = match &params.vision_model {
+            Some(id) => Some(self.enabled_model(id).and_then(|m| {
+                self.state
+                    .generation
+                    .vision_map(&m, &source)
+                    .map_err(Failure::Error)
+            })?),
+            None => None,
+        };
         let mut stage = |k: usize| {
             plan.report(
                 image_steps + k as u32,
@@ -383,6 +436,7 @@ impl Generator {
         let name = params.title(None);
         let built = match meshing::build(
             &source,
+            map.as_deref(),
             &params.settings,
             params.max_error_mm,
             &name,

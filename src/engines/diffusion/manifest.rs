@@ -1,6 +1,7 @@
 //! `model.toml`: what a model folder holds and how to use it — family, files with their
-//! SHA-256, defaults (size, steps, guidance, scheduler) and credit cost — and the check
-//! of a folder against it.
+//! SHA-256, defaults (size, steps, guidance, scheduler) and credit cost for image models,
+//! input size and normalisation for image-to-map models (depth, background removal) —
+//! and the check of a folder against it.
 
 use std::io::Read;
 use std::path::{Component, Path};
@@ -20,6 +21,12 @@ pub const REQUIRED_FILES: [&str; 6] = [
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Family {
+    /// Monocular depth (Depth Anything V2 class): one image in, relative depth out.
+    #[serde(rename = "depth")]
+    Depth,
+    /// Background removal (RMBG / U²-Net class): one image in, the subject's mask out.
+    #[serde(rename = "background-removal")]
+    BackgroundRemoval,
     #[serde(rename = "sd1")]
     Sd1,
     #[serde(rename = "sd2")]
@@ -35,8 +42,35 @@ pub enum Family {
 impl Family {
     /// SDXL needs a second text encoder and time ids, which this pipeline does not run yet.
     pub fn is_supported(self) -> bool {
-        matches!(self, Family::Sd1 | Family::Sd2 | Family::SdTurbo)
+        matches!(
+            self,
+            Family::Sd1 | Family::Sd2 | Family::SdTurbo | Family::Depth | Family::BackgroundRemoval
+        )
     }
+
+    /// A Stable-Diffusion-family model that makes images from prompts.
+    pub fn makes_images(self) -> bool {
+        !matches!(self, Family::Depth | Family::BackgroundRemoval)
+    }
+
+    /// Files a folder of this family must have.
+    pub fn required_files(self) -> &'static [&'static str] {
+        if self.makes_images() {
+            &REQUIRED_FILES
+        } else {
+            &["model.onnx"]
+        }
+    }
+}
+
+/// How an image-to-map model wants its input: a square of `input_size` pixels, each
+/// channel `(value - mean) / std` with values in 0..1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisionInput {
+    pub input_size: u32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,8 +108,26 @@ pub struct Manifest {
     pub prediction_type: String,
     #[serde(default = "sd_scaling")]
     pub vae_scaling_factor: f32,
+    /// Image models only (a depth or background model has none: it costs nothing extra).
+    #[serde(default)]
     pub defaults: Defaults,
+    /// Image-to-map models only.
+    #[serde(default)]
+    pub vision: Option<VisionInput>,
     pub files: Vec<FileEntry>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            width: 512,
+            height: 512,
+            steps: 20,
+            guidance_scale: 7.5,
+            scheduler: "euler".into(),
+            credit_cost: 0,
+        }
+    }
 }
 
 fn epsilon() -> String {
@@ -141,10 +193,24 @@ impl Manifest {
                 return invalid(format!("{}: sha256 must be 64 hex digits", file.path));
             }
         }
-        for required in REQUIRED_FILES {
-            if !self.files.iter().any(|f| f.path == required) {
+        for required in self.family.required_files() {
+            if !self.files.iter().any(|f| f.path == *required) {
                 return invalid(format!("the files list lacks {required}"));
             }
+        }
+        if !self.family.makes_images() {
+            let Some(vision) = &self.vision else {
+                return invalid(
+                    "a depth or background-removal model needs a [vision] table".into(),
+                );
+            };
+            let positive_std = vision.std.iter().all(|s| s.is_finite() && *s > 0.0);
+            if !(16..=2048).contains(&vision.input_size) || !positive_std {
+                return invalid(
+                    "[vision] needs an input_size of 16 to 2048 and std values above 0".into(),
+                );
+            }
+            return Ok(());
         }
         let d = &self.defaults;
         if !d.width.is_multiple_of(8)

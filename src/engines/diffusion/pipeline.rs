@@ -17,13 +17,13 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use ort::session::{Session, SessionInputValue};
-use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::manifest::Manifest;
 use super::noise::Noise;
 use super::scheduler::{Scheduler, SchedulerConfig, SchedulerError, SchedulerKind};
 use super::tokenizer::{ClipTokenizer, MAX_LENGTH};
-use crate::engines::onnx::{OnnxError, Runtime};
+use crate::engines::onnx::{OnnxError, Runtime, float_tensor, to_f32};
 
 /// Latent channels of the SD VAE and its downscale factor.
 const LATENT_CHANNELS: usize = 4;
@@ -102,38 +102,8 @@ impl Graph {
             part: self.part,
             detail: "it produced no output".into(),
         })?;
-        to_f32(&first)
+        Ok(to_f32(&first)?)
     }
-}
-
-/// A float tensor in the element type a graph wants.
-fn float_tensor(
-    shape: Vec<i64>,
-    values: Vec<f32>,
-    ty: TensorElementType,
-) -> Result<DynValue, PipelineError> {
-    match ty {
-        TensorElementType::Float16 => {
-            let halves: Vec<half::f16> = values.into_iter().map(half::f16::from_f32).collect();
-            Ok(Tensor::from_array((shape, halves))
-                .map_err(run_error)?
-                .into_dyn())
-        }
-        TensorElementType::Float32 => Ok(Tensor::from_array((shape, values))
-            .map_err(run_error)?
-            .into_dyn()),
-        other => Err(PipelineError::Run(format!(
-            "expected a float input, the graph wants {other:?}"
-        ))),
-    }
-}
-
-fn to_f32(value: &ort::value::DynValueRef<'_>) -> Result<(Vec<i64>, Vec<f32>), PipelineError> {
-    if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
-        return Ok((shape.to_vec(), data.to_vec()));
-    }
-    let (shape, data) = value.try_extract_tensor::<half::f16>().map_err(run_error)?;
-    Ok((shape.to_vec(), data.iter().map(|h| h.to_f32()).collect()))
 }
 
 /// The text conditioning of a generation: `[uncond, cond]` embeddings (batch 2) with
