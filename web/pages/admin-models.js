@@ -7,6 +7,9 @@ import { get, post, patch, del } from '../api.js';
 import { adminTabs } from './nav-tabs.js';
 import { statusBadge, positionText, progressFraction, sizeText, creditsText, problemDetails, commandBlock } from './generate-common.js';
 
+// Depth and background-removal models: used by 3D models, not offered for images.
+const MAP_FAMILIES = new Set(['depth', 'background-removal']);
+
 const QUEUE_REFRESH_MS = 3000;
 
 /** A table whose rows stack into cards on phones (same markup as pagedTable's). */
@@ -90,6 +93,7 @@ export default {
     }
 
     function costCell(m) {
+      if (MAP_FAMILIES.has(m.family)) return h('span', { class: 'small muted', title: 'Used by 3D models, which have their own price' }, 'For 3D');
       const id = `cost-${m.id}`;
       const input = h('input', { type: 'number', id, class: 'input input-sm input-cost', min: '0', max: '100000', step: '1', value: String(m.credit_cost), testid: 'admin-model-cost', inputmode: 'numeric' });
       input.addEventListener('change', async () => {
@@ -116,7 +120,7 @@ export default {
     }
 
     function actionsCell(m) {
-      const makeDefault = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-model-default', hidden: m.is_default }, 'Make default');
+      const makeDefault = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-model-default', hidden: m.is_default || MAP_FAMILIES.has(m.family) }, 'Make default');
       makeDefault.addEventListener('click', async () => {
         makeDefault.disabled = true;
         if (await change(m, { is_default: true }, `${m.name} is the default model`)) loadModels();
