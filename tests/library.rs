@@ -620,10 +620,36 @@ async fn three_d_uploads_are_parsed_and_checked() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    let mut stl = vec![0u8; 80];
-    stl.extend_from_slice(&2u32.to_le_bytes());
-    stl.extend_from_slice(&[0u8; 100]);
-    assert_eq!(ann.uploaded("two.stl", stl).await["triangles"], 2);
+    // A binary STL of two facets (a square), and one whose facets are all zeros, which
+    // has no triangle to show.
+    let binary_stl = |facets: &[[[f32; 3]; 3]]| {
+        let mut stl = vec![0u8; 80];
+        stl.extend_from_slice(&(facets.len() as u32).to_le_bytes());
+        for facet in facets {
+            stl.extend_from_slice(&[0u8; 12]);
+            for corner in facet {
+                for c in corner {
+                    stl.extend_from_slice(&c.to_le_bytes());
+                }
+            }
+            stl.extend_from_slice(&[0u8; 2]);
+        }
+        stl
+    };
+    let square = [
+        [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0]],
+        [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]],
+    ];
+    assert_eq!(
+        ann.uploaded("two.stl", binary_stl(&square)).await["triangles"],
+        2
+    );
+    problem(
+        ann.upload("zeros.stl", binary_stl(&[[[0.0; 3]; 3]; 2]))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     let ascii = b"solid t\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\nendloop\nendfacet\nendsolid t\n".to_vec();
     assert_eq!(ann.uploaded("ascii.stl", ascii).await["triangles"], 1);
     // A primitive naming an accessor that does not exist (the gltf crate would panic on
