@@ -687,7 +687,7 @@ export default {
       const href = assetHref({ id: m.asset_id });
       return h(
         'figure',
-        { class: 'gen-image gen-model', testid: 'generate-model', dataset: { assetId: String(m.asset_id) } },
+        { class: 'gen-image gen-model', testid: 'generate-model-result', dataset: { assetId: String(m.asset_id) } },
         h('a', { href, class: 'gen-image-link', title: 'Open the 3D model' }, h('img', { src: m.thumbnail_url, alt: `3D model: ${promptOf(g)}`, class: 'gen-img is-loaded', decoding: 'async' })),
         h(
           'figcaption',
