@@ -53,8 +53,11 @@ const NUMBERS = [
   { key: 'threshold', name: 'threshold', label: 'Threshold', min: 0, max: 255, step: 1, value: 128, modes: ['extrusion'], hint: 'Pixels darker than this are the shape (with a brightness mask).' },
   { key: 'speck', name: 'speck_px', label: 'Drop specks under (px)', min: 0, max: 1000000, sliderMax: 500, step: 1, value: 16, modes: ['extrusion'] },
   { key: 'smoothing', name: 'smoothing', label: 'Smoothing', min: 0, max: 8, step: 0.25, value: 1, modes: ['relief', 'lithophane'], hint: 'Softens noise and sharp steps.' },
-  { key: 'resolution', name: 'resolution', label: 'Resolution', min: 16, max: 2048, sliderMax: 1024, step: 16, value: 384, modes: ['relief', 'lithophane', 'extrusion'], hint: 'Samples along the longer side. The preview uses at most 160.' },
+  { key: 'resolution', name: 'resolution', label: 'Resolution', min: 16, max: 2048, sliderMax: 2048, step: 16, value: 1024, modes: ['relief', 'lithophane', 'extrusion'], hint: 'Samples along the longer side. The preview uses at most 160.' },
 ];
+
+// The resolution each mode starts with (the server's defaults), until the user sets one.
+const DEFAULT_RESOLUTION = { relief: 1024, lithophane: 400, extrusion: 512 };
 
 const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -84,6 +87,10 @@ export default {
     let mode = (from && from.params && from.params.mode) || 'relief';
     const numbers = Object.fromEntries(NUMBERS.map((n) => [n.key, { spec: n, ...rangeField({ ...n, idPrefix: `m3d-${n.key}`, testid: `make3d-${n.key}`, sliderTestid: `make3d-${n.key}-slider` }) }]));
     const detail = select('m3d-detail', DETAIL, '0.05', 'make3d-detail');
+    let resolutionChosen = !!(from && from.params && from.params.resolution);
+    numbers.resolution.el.addEventListener('input', () => {
+      resolutionChosen = true;
+    });
     const masks = models.background_model ? [...MASKS, ['subject', `The subject (${models.background_model})`]] : MASKS;
     const mask = select('m3d-mask', masks, 'auto', 'make3d-mask');
     const heightSources = [['brightness', 'Brightness'], ...(models.depth_model ? [['depth', `Depth (${models.depth_model})`]] : [])];
@@ -129,6 +136,7 @@ export default {
 
     function setMode(next) {
       mode = next;
+      if (!resolutionChosen) numbers.resolution.set(DEFAULT_RESOLUTION[mode]);
       for (const r of modeRadios) r.checked = r.value === mode;
       for (const n of Object.values(numbers)) n.el.hidden = !n.spec.modes.includes(mode);
       const [, , blurb] = MODES.find(([id]) => id === mode);

@@ -12,8 +12,17 @@ use crate::engines::mesh::heightfield::{
 };
 use crate::error::ApiError;
 
-/// Samples along the longer image side for a model made without a `resolution`.
-pub const DEFAULT_RESOLUTION: u32 = 384;
+/// Samples along the longer image side for a model made without a `resolution`, by
+/// mode. Reliefs are triangulated adaptively, so their cost follows the level of detail
+/// rather than the resolution; lithophanes and extrusions are simplified after they are
+/// built, so theirs stays moderate.
+pub fn default_resolution(mode: &str) -> u32 {
+    match mode {
+        "relief" => 1024,
+        "extrusion" => 512,
+        _ => 400,
+    }
+}
 pub const MIN_RESOLUTION: u32 = 16;
 pub const MAX_RESOLUTION: u32 = 2048;
 /// Level of detail when none is asked for: no point of the simplified surface is more
@@ -261,7 +270,7 @@ fn within(
 
 /// Checks the 3D settings of a request for `mode` and fills in the defaults.
 pub fn complete_mode(mode: &str, r: &GenerationRequest) -> Result<MeshMode, ApiError> {
-    let resolution = r.resolution.unwrap_or(DEFAULT_RESOLUTION);
+    let resolution = r.resolution.unwrap_or_else(|| default_resolution(mode));
     if !(MIN_RESOLUTION..=MAX_RESOLUTION).contains(&resolution) {
         return Err(ApiError::field(
             "resolution",
@@ -381,7 +390,7 @@ mod tests {
         let MeshMode::Relief(s) = relief else {
             panic!("not a relief")
         };
-        assert_eq!((s.width_mm, s.resolution), (100.0, DEFAULT_RESOLUTION));
+        assert_eq!((s.width_mm, s.resolution), (100.0, 1024));
 
         let curved = complete_mode(
             "lithophane",

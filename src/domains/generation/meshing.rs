@@ -61,9 +61,25 @@ pub fn build(
         }
     };
     next(0)?;
-    let solid = solid(image, map, settings)?;
-    next(1)?;
-    let (mesh, _) = simplify::simplify_owned(solid, 0, max_error_mm);
+    let mesh = match settings {
+        // Built simplified: flat and gently sloped areas never become small triangles.
+        MeshMode::Relief(s) => {
+            let mesh = heightfield::relief_simplified(&heights(image, map)?, s, max_error_mm)
+                .map_err(input)?;
+            next(1)?;
+            mesh
+        }
+        MeshMode::Lithophane(s) => {
+            let solid = heightfield::lithophane(&heights(image, None)?, s).map_err(input)?;
+            next(1)?;
+            simplify::simplify_owned(solid, 0, max_error_mm).0
+        }
+        MeshMode::Extrusion(s) => {
+            let solid = extrusion(image, map, s)?;
+            next(1)?;
+            simplify::simplify_owned(solid, 0, max_error_mm).0
+        }
+    };
     let facts = check::facts(&mesh);
     if !facts.is_closed_solid() {
         return Err(BuildError::Input(format!(
@@ -91,21 +107,6 @@ pub fn build(
 
 fn input(error: impl std::fmt::Display) -> BuildError {
     BuildError::Input(error.to_string())
-}
-
-/// The closed solid the settings describe, at full resolution.
-fn solid(
-    image: &DynamicImage,
-    map: Option<&[f32]>,
-    settings: &MeshMode,
-) -> Result<Mesh, BuildError> {
-    match settings {
-        MeshMode::Relief(s) => heightfield::relief(&heights(image, map)?, s).map_err(input),
-        MeshMode::Lithophane(s) => {
-            heightfield::lithophane(&heights(image, None)?, s).map_err(input)
-        }
-        MeshMode::Extrusion(s) => extrusion(image, map, s),
-    }
 }
 
 /// The values a heightfield follows: the map when given, else the brightness.

@@ -62,7 +62,8 @@ pub struct GenerationRequest {
     pub max_thickness_mm: Option<f32>,
     /// Relief and lithophane: gaussian smoothing in samples, 0–8.
     pub smoothing: Option<f32>,
-    /// 3D: samples along the image's longer side, 16–2048 (default 384).
+    /// 3D: samples along the image's longer side, 16–2048 (default 1024 for reliefs, 400
+    /// for lithophanes, 512 for extrusions).
     pub resolution: Option<u32>,
     /// Relief: dark is high. Extrusion: light shapes on a dark background.
     pub invert: Option<bool>,

@@ -18,13 +18,16 @@
 //! Every top sample is a vertex shared by its neighbours; the bottom (or back) is a coarse
 //! grid (every [`BOTTOM_STRIDE`]th sample; every column on a curved back, so it stays round)
 //! fanned out to the full-resolution rim: a few % of the top's triangles, no needles.
-//! Vertical walls join the rims. UVs: the top sample's image coordinate (glTF convention,
-//! (0, 0) = top-left); bottom and wall vertices copy the UV of the top sample above them,
-//! frame vertices that of the nearest image edge.
+//! Vertical walls join the rims. [`relief_simplified`] instead triangulates the top
+//! adaptively within an error bound, and its walls and bottom follow the border samples
+//! the top keeps (see `rtin`): a simplified relief in one pass, without the full-resolution
+//! mesh. UVs: the top sample's image coordinate (glTF convention, (0, 0) = top-left); bottom
+//! and wall vertices copy the UV of the top sample above them, frame vertices that of the
+//! nearest image edge.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Mesh, MeshError};
+use super::{Mesh, MeshError, rtin};
 
 /// Fewest samples along the longer image side.
 pub const MIN_RESOLUTION: u32 = 2;
@@ -169,42 +172,95 @@ pub struct LithophaneSettings {
     pub frame: Option<Frame>,
 }
 
-/// A closed relief: flat bottom at z = 0, top at base + brightness · max height.
+/// A closed relief: flat bottom at z = 0, top at base + brightness · max height; every
+/// sample is a vertex.
 pub fn relief(image: &Gray, settings: &ReliefSettings) -> Result<Mesh, MeshError> {
-    image.check()?;
-    let s = settings;
-    positive("width_mm", s.width_mm)?;
-    positive("base_mm", s.base_mm)?;
-    positive("max_height_mm", s.max_height_mm)?;
-    check_resolution(s.resolution)?;
-    check_smoothing(s.smoothing)?;
-    let depth = depth_of(image, s.width_mm)?;
-    let (nx, ny) = grid_dims(image, s.resolution);
-    let us = axis(s.width_mm, nx);
-    let vs = axis(depth, ny);
-    check_triangles(&us, &vs, BOTTOM_STRIDE)?;
+    let samples = ReliefSamples::new(image, settings, |dims| dims)?;
+    Ok(build_solid(&samples.grid(), |u, v, h| [u, v, h]))
+}
 
-    let samples = sample(image, nx, ny, s.smoothing);
-    let mut hs = Vec::with_capacity(nx * ny);
-    for k in 0..ny {
-        let row = &samples[(ny - 1 - k) * nx..(ny - k) * nx];
-        hs.extend(row.iter().map(|&b| {
-            let b = if s.invert { 1.0 - b } else { b };
-            s.base_mm + b * s.max_height_mm
-        }));
+/// [`relief`] triangulated adaptively: flat or planar areas become a few large triangles
+/// (top, walls and bottom alike) while every sample stays within `max_error_mm` of the top
+/// surface (in height, hence in distance). The same kind of solid (closed, 2-manifold,
+/// outward wound, same axes and UVs) over the same area, sampled like [`relief`] on a grid
+/// whose cell counts are rounded up to multiples of a power of two, adding at most 1/32 of
+/// a side's cells (at least one): 1024 samples a side become 1025. Its bounding box is
+/// exactly that of [`relief`] on that grid: the corners are vertices, and so is the highest
+/// sample, which the surface (interpolating samples) never rises above. A `max_error_mm`
+/// below 1e-6 (or NaN) counts as 1e-6: only flat and planar areas merge. Much faster than
+/// [`relief`] followed by [`super::simplify`], and smaller.
+pub fn relief_simplified(
+    image: &Gray,
+    settings: &ReliefSettings,
+    max_error_mm: f32,
+) -> Result<Mesh, MeshError> {
+    let samples = ReliefSamples::new(image, settings, tile_aligned)?;
+    Ok(build_solid_adaptive(
+        &samples.grid(),
+        max_error_mm,
+        |u, v, h| [u, v, h],
+    ))
+}
+
+/// The checked settings of a relief turned into its sample grid.
+struct ReliefSamples {
+    us: Vec<f32>,
+    vs: Vec<f32>,
+    hs: Vec<f32>,
+    uv_s: Vec<f32>,
+    uv_t: Vec<f32>,
+}
+
+impl ReliefSamples {
+    /// `dims` may change the sample counts [`grid_dims`] picks.
+    fn new(
+        image: &Gray,
+        settings: &ReliefSettings,
+        dims: fn((usize, usize)) -> (usize, usize),
+    ) -> Result<ReliefSamples, MeshError> {
+        image.check()?;
+        let s = settings;
+        positive("width_mm", s.width_mm)?;
+        positive("base_mm", s.base_mm)?;
+        positive("max_height_mm", s.max_height_mm)?;
+        check_resolution(s.resolution)?;
+        check_smoothing(s.smoothing)?;
+        let depth = depth_of(image, s.width_mm)?;
+        let (nx, ny) = grid_dims(image, s.resolution);
+        // The limits are those of the grid `relief` uses, whatever `dims` makes of it.
+        check_triangles(&axis(s.width_mm, nx), &axis(depth, ny), BOTTOM_STRIDE)?;
+        let (nx, ny) = dims((nx, ny));
+        let us = axis(s.width_mm, nx);
+        let vs = axis(depth, ny);
+
+        let samples = sample(image, nx, ny, s.smoothing);
+        let mut hs = Vec::with_capacity(nx * ny);
+        for k in 0..ny {
+            let row = &samples[(ny - 1 - k) * nx..(ny - k) * nx];
+            hs.extend(row.iter().map(|&b| {
+                let b = if s.invert { 1.0 - b } else { b };
+                s.base_mm + b * s.max_height_mm
+            }));
+        }
+        Ok(ReliefSamples {
+            us,
+            vs,
+            hs,
+            uv_s: unit_axis(nx),
+            uv_t: unit_axis(ny).into_iter().rev().collect(),
+        })
     }
-    drop(samples);
-    let uv_s = unit_axis(nx);
-    let uv_t: Vec<f32> = unit_axis(ny).into_iter().rev().collect();
-    let grid = Grid {
-        us: &us,
-        vs: &vs,
-        hs: &hs,
-        uv_s: &uv_s,
-        uv_t: &uv_t,
-        column_stride: BOTTOM_STRIDE,
-    };
-    Ok(build_solid(&grid, |u, v, h| [u, v, h]))
+
+    fn grid(&self) -> Grid<'_> {
+        Grid {
+            us: &self.us,
+            vs: &self.vs,
+            hs: &self.hs,
+            uv_s: &self.uv_s,
+            uv_t: &self.uv_t,
+            column_stride: BOTTOM_STRIDE,
+        }
+    }
 }
 
 /// A closed lithophane: thickness from inverted brightness (dark = thick), standing up.
@@ -402,6 +458,27 @@ fn grid_dims(image: &Gray, resolution: u32) -> (usize, usize) {
     }
 }
 
+/// Sample counts whose cell counts (`n − 1`) are rounded up to multiples of the largest
+/// power of two that adds at most 1/32 of a side's cells (at least one) to either side, so
+/// an adaptive triangulation ([`rtin`]) can cover large areas with few triangles: tiles of
+/// 1024 cells for a 1024 × 1024 grid (1025 samples a side), 256 for 1024 × 768.
+fn tile_aligned((nx, ny): (usize, usize)) -> (usize, usize) {
+    let (w, h) = (nx - 1, ny - 1);
+    let allowed = |cells: usize| (cells / 32).max(1);
+    let mut best = (w, h);
+    let mut tile = 2;
+    // Rounding up to a multiple of 2t adds at least as much as to a multiple of t.
+    while tile <= w.max(h) {
+        let (tw, th) = (w.next_multiple_of(tile), h.next_multiple_of(tile));
+        if tw - w > allowed(w) || th - h > allowed(h) {
+            break;
+        }
+        best = (tw, th);
+        tile *= 2;
+    }
+    (best.0 + 1, best.1 + 1)
+}
+
 /// `n` positions from 0 to `length`, the last one exactly `length`.
 fn axis(length: f32, n: usize) -> Vec<f32> {
     let d = (n - 1) as f64;
@@ -534,16 +611,29 @@ fn blur(data: &mut [f32], nx: usize, ny: usize, sigma: f32) {
     let sum: f32 = kernel.iter().sum();
     kernel.iter_mut().for_each(|k| *k /= sum);
     let mut tmp = vec![0.0f32; data.len()];
-    // Horizontal.
+    // Horizontal. Columns whose taps all lie in the row go tap by tap over the whole run,
+    // so the loop runs along memory; each output still adds its taps in the same order.
+    let r = radius as usize;
+    // Rows no wider than the kernel have no such columns.
+    let (inner_start, inner_end) = if nx > 2 * r { (r, nx - r) } else { (nx, nx) };
     for y in 0..ny {
         let row = &data[y * nx..(y + 1) * nx];
-        for (x, o) in tmp[y * nx..(y + 1) * nx].iter_mut().enumerate() {
+        let out = &mut tmp[y * nx..(y + 1) * nx];
+        if inner_start < inner_end {
+            for (j, k) in kernel.iter().enumerate() {
+                let taps = &row[j..j + (inner_end - inner_start)];
+                for (o, s) in out[inner_start..inner_end].iter_mut().zip(taps) {
+                    *o += k * s;
+                }
+            }
+        }
+        for x in (0..inner_start).chain(inner_end..nx) {
             let mut acc = 0.0;
             for (j, k) in kernel.iter().enumerate() {
                 let sx = (x as isize + j as isize - radius).clamp(0, nx as isize - 1) as usize;
                 acc += k * row[sx];
             }
-            *o = acc;
+            out[x] = acc;
         }
     }
     // Vertical, row by row so the inner loop runs along memory.
@@ -803,6 +893,99 @@ fn build_solid(grid: &Grid, map: impl Fn(f32, f32, f32) -> [f32; 3]) -> Mesh {
         triangles,
         uvs: Some(uvs),
     }
+}
+
+/// The closed solid over `grid` triangulated adaptively ([`rtin`]): the top keeps every
+/// sample within `max_error` in h and has the highest sample as a vertex; walls join its
+/// border vertices (the rim) to the bottom, which is the coarsest triangulation of the same
+/// kind with the rim as vertices. That one has no other vertex on the border (the rim is
+/// already closed under the rule that adds vertices, see [`rtin`]), so top, walls and
+/// bottom meet edge to edge: every top edge on the border is a wall's top edge, every
+/// bottom edge on the border a wall's bottom edge. `map` as for [`build_solid`].
+fn build_solid_adaptive(
+    grid: &Grid,
+    max_error: f32,
+    map: impl Fn(f32, f32, f32) -> [f32; 3],
+) -> Mesh {
+    let (nx, ny) = (grid.us.len(), grid.vs.len());
+    let highest = (0..grid.hs.len())
+        .reduce(|a, b| if grid.hs[b] > grid.hs[a] { b } else { a })
+        .unwrap_or(0);
+    let mut top = rtin::triangulate(nx, ny, grid.hs, max_error, &[highest]);
+    let (top_vertex, top_samples) = vertex_numbers(&top, nx * ny, 0);
+    let rim: Vec<usize> = ring_samples(nx, ny)
+        .filter(|&s| top_vertex[s] != UNUSED)
+        .collect();
+    let mut bottom = rtin::coarsest(nx, ny, &rim);
+    let (bottom_vertex, bottom_samples) = vertex_numbers(&bottom, nx * ny, top_samples.len());
+    debug_assert!(
+        ring_samples(nx, ny).all(|s| (top_vertex[s] == UNUSED) == (bottom_vertex[s] == UNUSED))
+    );
+
+    let vertex_count = top_samples.len() + bottom_samples.len();
+    let mut positions = Vec::with_capacity(vertex_count);
+    let mut uvs = Vec::with_capacity(vertex_count);
+    for (samples, bottom_side) in [(&top_samples, false), (&bottom_samples, true)] {
+        for &sample in samples {
+            let sample = sample as usize;
+            let (i, k) = (sample % nx, sample / nx);
+            let h = if bottom_side { 0.0 } else { grid.hs[sample] };
+            positions.push(map(grid.us[i], grid.vs[k], h));
+            uvs.push([grid.uv_s[i], grid.uv_t[k]]);
+        }
+    }
+    for t in &mut top {
+        *t = t.map(|s| top_vertex[s as usize]);
+    }
+    // The bottom faces −h: reversed.
+    for t in &mut bottom {
+        *t = [t[0], t[2], t[1]].map(|s| bottom_vertex[s as usize]);
+    }
+    let mut triangles = top;
+    triangles.reserve_exact(2 * rim.len() + bottom.len());
+    // Walls: along the rim (counter-clockwise seen from +h), the outside is on the right.
+    for (r, &a) in rim.iter().enumerate() {
+        let b = rim[(r + 1) % rim.len()];
+        let (ta, tb) = (top_vertex[a], top_vertex[b]);
+        let (ba, bb) = (bottom_vertex[a], bottom_vertex[b]);
+        triangles.push([ba, bb, tb]);
+        triangles.push([ba, tb, ta]);
+    }
+    triangles.append(&mut bottom);
+    Mesh {
+        positions,
+        triangles,
+        uvs: Some(uvs),
+    }
+}
+
+/// Marks a sample that is not a vertex.
+const UNUSED: u32 = u32::MAX;
+
+/// For each of `samples` samples, its vertex number if `triangles` use it or [`UNUSED`],
+/// and the used samples in vertex order. Vertices are numbered from `first` in order of
+/// first use, so later passes over vertices and their triangles stay local in memory.
+fn vertex_numbers(triangles: &[[u32; 3]], samples: usize, first: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut numbers = vec![UNUSED; samples];
+    let mut used = Vec::new();
+    for t in triangles {
+        for &s in t {
+            if numbers[s as usize] == UNUSED {
+                numbers[s as usize] = (first + used.len()) as u32;
+                used.push(s);
+            }
+        }
+    }
+    (numbers, used)
+}
+
+/// The border samples of an `nx × ny` grid (row-major indices), counter-clockwise seen
+/// from +h starting at (0, 0), each once.
+fn ring_samples(nx: usize, ny: usize) -> impl Iterator<Item = usize> {
+    (0..nx)
+        .chain((1..ny).map(move |k| k * nx + nx - 1))
+        .chain((0..nx - 1).rev().map(move |i| (ny - 1) * nx + i))
+        .chain((1..ny - 1).rev().map(move |k| k * nx))
 }
 
 #[cfg(test)]
@@ -1079,6 +1262,154 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn grids_round_up_to_tiles() {
+        assert_eq!(tile_aligned((1024, 1024)), (1025, 1025));
+        assert_eq!(tile_aligned((1024, 768)), (1025, 769));
+        assert_eq!(tile_aligned((1025, 577)), (1025, 577));
+        assert_eq!(tile_aligned((65, 49)), (65, 49));
+        assert_eq!(tile_aligned((40, 30)), (41, 31));
+        assert_eq!(tile_aligned((2, 2)), (2, 2));
+        assert_eq!(rtin::tile_size(1025, 769), 256);
+        assert_eq!(rtin::tile_size(41, 31), 2);
+    }
+
+    #[test]
+    fn simplified_relief_has_the_limits_of_relief() {
+        let img = Gray::new(2, 2, vec![0.5; 4]).unwrap();
+        let s = ReliefSettings {
+            resolution: 4096,
+            ..relief_settings(64)
+        };
+        assert_eq!(
+            relief_simplified(&img, &s, 0.05).unwrap_err(),
+            relief(&img, &s).unwrap_err()
+        );
+    }
+
+    #[test]
+    fn simplified_flat_relief_is_a_box() {
+        let img = Gray::new(33, 33, vec![0.5; 33 * 33]).unwrap();
+        let mut s = relief_settings(33);
+        s.width_mm = 32.0;
+        let mesh = relief_simplified(&img, &s, 0.0).unwrap();
+        let f = facts(&mesh);
+        assert!(f.is_closed_solid(), "{f:?}");
+        assert_eq!(f.triangles, 12);
+        assert_eq!(f.bounding_box_mm, [[0.0; 3], [32.0, 32.0, 6.5]]);
+        assert!((f.volume_mm3 - 32.0 * 32.0 * 6.5).abs() < 1e-3);
+    }
+
+    #[test]
+    fn simplified_relief_keeps_the_shape_of_steps() {
+        // 65 × 65 pixels (one sample each, no resampling): rings of 8 at 0, 1/3, 2/3, 1.
+        let px = (0..65 * 65)
+            .map(|i: i32| {
+                let (x, y) = (i % 65, i / 65);
+                (x.min(y).min(64 - x).min(64 - y) / 8).min(3) as f32 / 3.0
+            })
+            .collect();
+        let img = Gray::new(65, 65, px).unwrap();
+        let s = relief_settings(65);
+        let mesh = relief_simplified(&img, &s, 0.0).unwrap();
+        let samples = ReliefSamples::new(&img, &s, tile_aligned).unwrap();
+        let full = build_solid(&samples.grid(), |u, v, h| [u, v, h]);
+        // Terraces merge; every sample stays on the surface.
+        assert!(mesh.triangles.len() < full.triangles.len() / 3);
+        assert!(largest_height_error(&samples, &mesh) <= 1e-6);
+        let f = facts(&mesh);
+        assert!(f.is_closed_solid(), "{f:?}");
+        assert_eq!(f.bounding_box_mm, facts(&full).bounding_box_mm);
+    }
+
+    /// Largest difference in height between a sample of `samples` and the top of `mesh`
+    /// above it, in grid coordinates (infinite if some sample has no top triangle above
+    /// it). Top triangles are those with every vertex above z = 0; their vertices are
+    /// samples, found by position.
+    fn largest_height_error(samples: &ReliefSamples, mesh: &Mesh) -> f64 {
+        let (nx, ny) = (samples.us.len(), samples.vs.len());
+        let find = |axis: &[f32], x: f32| axis.binary_search_by(|a| a.total_cmp(&x)).unwrap();
+        let mut error = vec![f64::INFINITY; nx * ny];
+        for t in &mesh.triangles {
+            let p = t.map(|i| mesh.positions[i as usize]);
+            if p.iter().any(|q| q[2] <= 0.0) {
+                continue;
+            }
+            let g = p.map(|q| {
+                let (i, k) = (find(&samples.us, q[0]), find(&samples.vs, q[1]));
+                [i as f64, k as f64, samples.hs[k * nx + i] as f64]
+            });
+            let area = (g[1][0] - g[0][0]) * (g[2][1] - g[0][1])
+                - (g[2][0] - g[0][0]) * (g[1][1] - g[0][1]);
+            let lo = [0, 1].map(|c| g[0][c].min(g[1][c]).min(g[2][c]) as usize);
+            let hi = [0, 1].map(|c| g[0][c].max(g[1][c]).max(g[2][c]) as usize);
+            for k in lo[1]..=hi[1] {
+                for i in lo[0]..=hi[0] {
+                    let (x, y) = (i as f64, k as f64);
+                    let edge = |a: [f64; 3], b: [f64; 3]| {
+                        ((b[0] - a[0]) * (y - a[1]) - (x - a[0]) * (b[1] - a[1])) / area
+                    };
+                    let w = [edge(g[1], g[2]), edge(g[2], g[0]), edge(g[0], g[1])];
+                    if w.iter().all(|&c| c >= 0.0) {
+                        let z = w[0] * g[0][2] + w[1] * g[1][2] + w[2] * g[2][2];
+                        let e = &mut error[k * nx + i];
+                        *e = e.min((z - samples.hs[k * nx + i] as f64).abs());
+                    }
+                }
+            }
+        }
+        error.into_iter().fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn blur_is_the_clamped_sum_bit_for_bit() {
+        // The sum per output in tap order, edges clamped: what `blur` computes faster.
+        fn reference(data: &[f32], nx: usize, ny: usize, sigma: f32) -> Vec<f32> {
+            let radius = (3.0 * sigma).ceil() as isize;
+            let mut kernel: Vec<f32> = (-radius..=radius)
+                .map(|x| (-(x * x) as f32 / (2.0 * sigma * sigma)).exp())
+                .collect();
+            let sum: f32 = kernel.iter().sum();
+            kernel.iter_mut().for_each(|k| *k /= sum);
+            let tap = |i: usize, j: usize, n: usize| {
+                (i as isize + j as isize - radius).clamp(0, n as isize - 1) as usize
+            };
+            let mut rows = vec![0.0f32; nx * ny];
+            for y in 0..ny {
+                for x in 0..nx {
+                    let mut acc = 0.0;
+                    for (j, k) in kernel.iter().enumerate() {
+                        acc += k * data[y * nx + tap(x, j, nx)];
+                    }
+                    rows[y * nx + x] = acc;
+                }
+            }
+            let mut out = vec![0.0f32; nx * ny];
+            for y in 0..ny {
+                for x in 0..nx {
+                    let mut acc = 0.0;
+                    for (j, k) in kernel.iter().enumerate() {
+                        acc += k * rows[tap(y, j, ny) * nx + x];
+                    }
+                    out[y * nx + x] = acc;
+                }
+            }
+            out
+        }
+        for (nx, ny, sigma) in [(3, 5, 3.0), (40, 7, 1.5), (64, 64, 1.0), (19, 2, 2.5)] {
+            let data: Vec<f32> = (0..nx * ny)
+                .map(|i| ((i * 7919) % 101) as f32 / 100.0)
+                .collect();
+            let mut fast = data.clone();
+            blur(&mut fast, nx, ny, sigma);
+            assert_eq!(
+                fast,
+                reference(&data, nx, ny, sigma),
+                "{nx}×{ny}, σ {sigma}"
+            );
+        }
+    }
+
+    #[test]
     fn area_averaging_keeps_the_mean() {
         let px: Vec<f32> = (0..37 * 23)
             .map(|i| ((i * 7919) % 101) as f32 / 100.0)
@@ -1150,6 +1481,20 @@ pub(super) mod tests {
             let mesh = lithophane(&img, &s).unwrap();
             let f = facts(&mesh);
             prop_assert!(f.is_closed_solid(), "{:?} {:?}", s, f);
+        }
+
+        #[test]
+        fn simplified_reliefs_are_closed_solids_within_the_bound(img in any_image(),
+                s in any_relief(), eps in prop_oneof![Just(0.0f32), 0.0f32..2.0]) {
+            let mesh = relief_simplified(&img, &s, eps).unwrap();
+            let f = facts(&mesh);
+            prop_assert!(f.is_closed_solid(), "{:?}", f);
+            let samples = ReliefSamples::new(&img, &s, tile_aligned).unwrap();
+            let full = build_solid(&samples.grid(), |u, v, h| [u, v, h]);
+            prop_assert_eq!(f.bounding_box_mm, facts(&full).bounding_box_mm);
+            prop_assert_eq!(mesh.uvs.as_ref().map(Vec::len), Some(mesh.positions.len()));
+            let error = largest_height_error(&samples, &mesh);
+            prop_assert!(error <= eps.max(1e-6) as f64 + 1e-9, "{} > {}", error, eps);
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod extrude;
 pub mod heightfield;
 pub mod read;
 pub mod render;
+mod rtin;
 pub mod simplify;
 pub mod write;
 

@@ -10,7 +10,7 @@
 //! outline's walls still look smooth.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Cursor, Write as _};
 
@@ -22,6 +22,9 @@ use super::Mesh;
 /// Faces meeting at a sharper angle than this get separate normals.
 pub const CREASE_ANGLE_DEG: f64 = 50.0;
 
+/// A glTF vertex not made yet.
+const UNSET: u32 = u32::MAX;
+
 /// glTF is in metres; meshes are in millimetres.
 const METRES_PER_MM: f64 = 0.001;
 
@@ -32,6 +35,16 @@ fn valid_triangles(mesh: &Mesh) -> impl Iterator<Item = [u32; 3]> + '_ {
         .iter()
         .copied()
         .filter(move |t| t.iter().all(|&i| u64::from(i) < n))
+}
+
+/// [`valid_triangles`] as a list: the mesh's own when every index is in range.
+fn valid_triangle_list(mesh: &Mesh) -> Cow<'_, [[u32; 3]]> {
+    let n = mesh.positions.len() as u64;
+    if mesh.triangles.iter().flatten().all(|&i| u64::from(i) < n) {
+        Cow::Borrowed(&mesh.triangles)
+    } else {
+        Cow::Owned(valid_triangles(mesh).collect())
+    }
 }
 
 fn valid_uvs(mesh: &Mesh) -> Option<&[[f32; 2]]> {
@@ -73,64 +86,72 @@ fn facet_normal(mesh: &Mesh, t: [u32; 3]) -> [f32; 3] {
 }
 
 /// Creased vertex normals: a list of unit normals and, for every triangle corner, which
-/// one it uses. Faces around a vertex are grouped greedily: a face joins the first group
-/// whose first face is within the crease angle of it.
+/// one it uses. Faces around a vertex are grouped greedily, in face order: a face joins the
+/// first group whose first face is within the crease angle of it. A group's normal is the
+/// area-weighted sum of its faces'; normals are numbered vertex by vertex, each vertex's
+/// groups in the order they were made.
 fn corner_normals(mesh: &Mesh, triangles: &[[u32; 3]]) -> (Vec<[f32; 3]>, Vec<[u32; 3]>) {
-    let n = mesh.positions.len();
-    let crosses: Vec<[f64; 3]> = triangles.iter().map(|&t| face_cross(mesh, t)).collect();
-    let units: Vec<Option<[f64; 3]>> = crosses.iter().map(|&c| normalize(c)).collect();
-    // Faces around each vertex (compressed rows).
-    let mut start = vec![0usize; n + 1];
-    for t in triangles {
-        for &v in t {
-            start[v as usize + 1] += 1;
-        }
+    /// Faces around one vertex: the first one's unit normal, the sum of their normals
+    /// scaled by twice their areas, and the vertex's next group.
+    struct Group {
+        seed: [f64; 3],
+        sum: [f64; 3],
+        next: u32,
     }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    let mut fill = start.clone();
-    let mut around = vec![(0u32, 0u8); start[n]];
-    for (f, t) in triangles.iter().enumerate() {
-        for (k, &v) in t.iter().enumerate() {
-            around[fill[v as usize]] = (f as u32, k as u8);
-            fill[v as usize] += 1;
-        }
-    }
+    const NONE: u32 = u32::MAX;
     let cos_crease = CREASE_ANGLE_DEG.to_radians().cos();
-    let mut normals = Vec::new();
+    // One pass over the faces, so every vertex sees its faces in order. `head[v]` is v's
+    // first group; each corner gets the rank of its group among its vertex's.
+    let mut head = vec![NONE; mesh.positions.len()];
+    // At most one group per corner; room that is never used costs no memory, only
+    // address space, and the list never has to move.
+    let mut groups: Vec<Group> = Vec::with_capacity(3 * triangles.len());
     let mut corners = vec![[0u32; 3]; triangles.len()];
-    // (first face's unit normal, summed area-weighted normal, member corners)
-    type Group = ([f64; 3], [f64; 3], Vec<(u32, u8)>);
-    let mut groups: Vec<Group> = Vec::new();
-    for v in 0..n {
-        groups.clear();
-        for &(f, k) in &around[start[v]..start[v + 1]] {
-            let unit = units[f as usize];
-            let found = groups.iter_mut().find(|(seed, _, _)| match unit {
-                Some(u) => dot(*seed, u) >= cos_crease,
-                None => true,
-            });
-            match found {
-                Some((_, sum, members)) => {
-                    let c = crosses[f as usize];
-                    *sum = [sum[0] + c[0], sum[1] + c[1], sum[2] + c[2]];
-                    members.push((f, k));
+    for (&t, ranks) in triangles.iter().zip(&mut corners) {
+        let c = face_cross(mesh, t);
+        let unit = normalize(c);
+        for (&v, rank) in t.iter().zip(ranks) {
+            let (mut last, mut g) = (NONE, head[v as usize]);
+            while g != NONE {
+                let group = &groups[g as usize];
+                if unit.is_none_or(|u| dot(group.seed, u) >= cos_crease) {
+                    break;
                 }
-                None => groups.push((
-                    unit.unwrap_or([0.0, 0.0, 1.0]),
-                    crosses[f as usize],
-                    vec![(f, k)],
-                )),
+                (last, g) = (g, group.next);
+                *rank += 1;
+            }
+            if g == NONE {
+                let made = groups.len() as u32;
+                groups.push(Group {
+                    seed: unit.unwrap_or([0.0, 0.0, 1.0]),
+                    sum: c,
+                    next: NONE,
+                });
+                match last {
+                    NONE => head[v as usize] = made,
+                    _ => groups[last as usize].next = made,
+                }
+            } else {
+                let sum = &mut groups[g as usize].sum;
+                *sum = [sum[0] + c[0], sum[1] + c[1], sum[2] + c[2]];
             }
         }
-        for (seed, sum, members) in &groups {
-            let normal = normalize(*sum).unwrap_or(*seed);
-            let index = normals.len() as u32;
+    }
+    // Number the normals; `head[v]` becomes the number of v's first one.
+    let mut normals = Vec::with_capacity(groups.len());
+    for first in &mut head {
+        let mut g = *first;
+        *first = normals.len() as u32;
+        while g != NONE {
+            let group = &groups[g as usize];
+            let normal = normalize(group.sum).unwrap_or(group.seed);
             normals.push(normal.map(|x| x as f32));
-            for &(f, k) in members {
-                corners[f as usize][k as usize] = index;
-            }
+            g = group.next;
+        }
+    }
+    for (t, ranks) in triangles.iter().zip(&mut corners) {
+        for (&v, rank) in t.iter().zip(ranks) {
+            *rank += head[v as usize];
         }
     }
     (normals, corners)
@@ -212,14 +233,24 @@ struct BinBuilder {
 impl BinBuilder {
     /// Appends bytes as a new buffer view (4-byte aligned) and returns its index.
     fn push(&mut self, bytes: &[u8], target: Option<json::buffer::Target>) -> u32 {
+        self.push_with(target, |bin| bin.extend_from_slice(bytes))
+    }
+
+    /// Appends a new buffer view (4-byte aligned) of the bytes `write` appends to the
+    /// buffer, and returns its index.
+    fn push_with(
+        &mut self,
+        target: Option<json::buffer::Target>,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> u32 {
         while !self.bin.len().is_multiple_of(4) {
             self.bin.push(0);
         }
         let offset = self.bin.len();
-        self.bin.extend_from_slice(bytes);
+        write(&mut self.bin);
         self.views.push(json::buffer::View {
             buffer: json::Index::new(0),
-            byte_length: USize64(bytes.len() as u64),
+            byte_length: USize64((self.bin.len() - offset) as u64),
             byte_offset: Some(USize64(offset as u64)),
             byte_stride: None,
             target: target.map(Valid),
@@ -230,12 +261,18 @@ impl BinBuilder {
     }
 }
 
-fn f32_bytes<const N: usize>(items: &[[f32; N]]) -> Vec<u8> {
-    items
-        .iter()
-        .flatten()
-        .flat_map(|v| v.to_le_bytes())
-        .collect()
+/// Appends the little-endian bytes of `items` to `bytes`.
+fn extend_f32<const N: usize>(bytes: &mut Vec<u8>, items: &[[f32; N]]) {
+    for v in items.iter().flatten() {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// Appends the little-endian bytes of `items` to `bytes`.
+fn extend_u32(bytes: &mut Vec<u8>, items: &[u32]) {
+    for v in items {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
 }
 
 fn accessor(
@@ -273,7 +310,7 @@ fn accessor(
 ///   PNG; the MIME string is only a hint, the bytes decide) becomes the base colour
 ///   texture when the mesh has UVs. Otherwise the material is a neutral light grey.
 pub fn glb(mesh: &Mesh, texture: Option<(&[u8], &str)>, name: &str) -> Vec<u8> {
-    let triangles: Vec<[u32; 3]> = valid_triangles(mesh).collect();
+    let triangles = valid_triangle_list(mesh);
     let uvs = valid_uvs(mesh);
     let texture = texture
         .filter(|_| uvs.is_some())
@@ -293,27 +330,31 @@ pub fn glb(mesh: &Mesh, texture: Option<(&[u8], &str)>, name: &str) -> Vec<u8> {
 
     let mut nodes = Vec::new();
     if !triangles.is_empty() {
-        // One glTF vertex per distinct (position, normal) pair.
-        let (normals, corners) = corner_normals(mesh, &triangles);
-        let mut vertex_of: HashMap<(u32, u32), u32> = HashMap::new();
-        let mut out_positions: Vec<[f32; 3]> = Vec::new();
-        let mut out_normals: Vec<[f32; 3]> = Vec::new();
-        let mut out_uvs: Vec<[f32; 2]> = Vec::new();
-        let mut indices: Vec<u32> = Vec::with_capacity(triangles.len() * 3);
-        for (t, c) in triangles.iter().zip(&corners) {
+        // One glTF vertex per distinct (position, normal) pair. Every normal belongs to one
+        // position, so the normal's index names the pair; vertices go in order of first use.
+        // The corners' normals become the corners' vertices (the index buffer) in place.
+        let (normals, mut indices) = corner_normals(mesh, &triangles);
+        let mut vertex_of = vec![UNSET; normals.len()];
+        let mut out_positions: Vec<[f32; 3]> = Vec::with_capacity(normals.len());
+        let mut out_normals: Vec<[f32; 3]> = Vec::with_capacity(normals.len());
+        let mut out_uvs: Vec<[f32; 2]> = Vec::with_capacity(uvs.map_or(0, |_| normals.len()));
+        for (t, c) in triangles.iter().zip(&mut indices) {
             for k in 0..3 {
-                let key = (t[k], c[k]);
-                let index = *vertex_of.entry(key).or_insert_with(|| {
+                let slot = &mut vertex_of[c[k] as usize];
+                if *slot == UNSET {
+                    *slot = out_positions.len() as u32;
                     out_positions.push(to_gltf_position(mesh.positions[t[k] as usize]));
                     out_normals.push(to_gltf_direction(normals[c[k] as usize]));
                     if let Some(uvs) = uvs {
                         out_uvs.push(uvs[t[k] as usize]);
                     }
-                    (out_positions.len() - 1) as u32
-                });
-                indices.push(index);
+                }
+                c[k] = *slot;
             }
         }
+        // Only the glTF arrays are needed from here on; free the rest before the buffer.
+        drop((triangles, normals, vertex_of));
+        let indices = indices.as_flattened();
         let mut min = [f32::INFINITY; 3];
         let mut max = [f32::NEG_INFINITY; 3];
         for p in &out_positions {
@@ -325,8 +366,13 @@ pub fn glb(mesh: &Mesh, texture: Option<(&[u8], &str)>, name: &str) -> Vec<u8> {
         use json::accessor::{ComponentType, Type};
         use json::buffer::Target;
         let count = out_positions.len();
-        let position_view = bin.push(&f32_bytes(&out_positions), Some(Target::ArrayBuffer));
-        let normal_view = bin.push(&f32_bytes(&out_normals), Some(Target::ArrayBuffer));
+        // Every view's size, with room for alignment, so the buffer grows once.
+        let texture_len = texture.as_ref().map_or(0, |(bytes, _)| bytes.len() + 3);
+        bin.bin
+            .reserve(count * (12 + 12 + 8) + indices.len() * 4 + texture_len + 16);
+        let position_view =
+            bin.push_with(Some(Target::ArrayBuffer), |b| extend_f32(b, &out_positions));
+        let normal_view = bin.push_with(Some(Target::ArrayBuffer), |b| extend_f32(b, &out_normals));
         let mut attributes = BTreeMap::new();
         attributes.insert(
             Valid(json::mesh::Semantic::Positions),
@@ -349,7 +395,7 @@ pub fn glb(mesh: &Mesh, texture: Option<(&[u8], &str)>, name: &str) -> Vec<u8> {
             )),
         );
         if uvs.is_some() {
-            let uv_view = bin.push(&f32_bytes(&out_uvs), Some(Target::ArrayBuffer));
+            let uv_view = bin.push_with(Some(Target::ArrayBuffer), |b| extend_f32(b, &out_uvs));
             attributes.insert(
                 Valid(json::mesh::Semantic::TexCoords(0)),
                 root.push(accessor(
@@ -361,8 +407,8 @@ pub fn glb(mesh: &Mesh, texture: Option<(&[u8], &str)>, name: &str) -> Vec<u8> {
                 )),
             );
         }
-        let index_bytes: Vec<u8> = indices.iter().flat_map(|i| i.to_le_bytes()).collect();
-        let index_view = bin.push(&index_bytes, Some(Target::ElementArrayBuffer));
+        let index_view =
+            bin.push_with(Some(Target::ElementArrayBuffer), |b| extend_u32(b, indices));
         let index_accessor = root.push(accessor(
             index_view,
             indices.len(),
