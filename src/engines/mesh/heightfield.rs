@@ -602,14 +602,20 @@ fn sample(image: &Gray, nx: usize, ny: usize, sigma: f32) -> Vec<f32> {
     out
 }
 
-/// Separable gaussian blur with clamped edges.
-fn blur(data: &mut [f32], nx: usize, ny: usize, sigma: f32) {
+/// The normalised gaussian taps for `sigma` (radius 3σ, rounded up) and the radius.
+fn gaussian_kernel(sigma: f32) -> (isize, Vec<f32>) {
     let radius = (3.0 * sigma).ceil() as isize;
     let mut kernel: Vec<f32> = (-radius..=radius)
         .map(|x| (-(x * x) as f32 / (2.0 * sigma * sigma)).exp())
         .collect();
     let sum: f32 = kernel.iter().sum();
     kernel.iter_mut().for_each(|k| *k /= sum);
+    (radius, kernel)
+}
+
+/// Separable gaussian blur with clamped edges.
+fn blur(data: &mut [f32], nx: usize, ny: usize, sigma: f32) {
+    let (radius, kernel) = gaussian_kernel(sigma);
     let mut tmp = vec![0.0f32; data.len()];
     // Horizontal. Columns whose taps all lie in the row go tap by tap over the whole run,
     // so the loop runs along memory; each output still adds its taps in the same order.
@@ -1364,12 +1370,7 @@ pub(super) mod tests {
     fn blur_is_the_clamped_sum_bit_for_bit() {
         // The sum per output in tap order, edges clamped: what `blur` computes faster.
         fn reference(data: &[f32], nx: usize, ny: usize, sigma: f32) -> Vec<f32> {
-            let radius = (3.0 * sigma).ceil() as isize;
-            let mut kernel: Vec<f32> = (-radius..=radius)
-                .map(|x| (-(x * x) as f32 / (2.0 * sigma * sigma)).exp())
-                .collect();
-            let sum: f32 = kernel.iter().sum();
-            kernel.iter_mut().for_each(|k| *k /= sum);
+            let (radius, kernel) = gaussian_kernel(sigma);
             let tap = |i: usize, j: usize, n: usize| {
                 (i as isize + j as isize - radius).clamp(0, n as isize - 1) as usize
             };
