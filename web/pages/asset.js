@@ -96,7 +96,7 @@ function generationSection(asset, rawParams) {
       h('dd', {}, asText(params[k])),
     );
   const prose = ['prompt', 'negative_prompt'].filter((k) => params[k] !== undefined && params[k] !== null && params[k] !== '');
-  const facts = paramFacts(params, { sourceHref: (id) => `/library/${encodeURIComponent(id)}` });
+  const facts = paramFacts(params, { sourceHref: (id) => `/library/${encodeURIComponent(id)}`, sourceLabel: asset.kind === 'model' ? 'Made from' : 'Start image' });
   const extra = Object.keys(params)
     .filter((k) => !HIDDEN_PARAMS.has(k) && params[k] !== null && params[k] !== undefined && params[k] !== '')
     .sort((a, b) => {

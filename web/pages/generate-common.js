@@ -77,7 +77,7 @@ const present = (v) => v !== null && v !== undefined && v !== '';
  * Generation parameters as [label, value, key] rows in a sensible order (prompts
  * excluded). `sourceHref(id)` turns the start image id into a link.
  */
-export function paramFacts(params, { sourceHref } = {}) {
+export function paramFacts(params, { sourceHref, sourceLabel = 'Start image' } = {}) {
   const p = params || {};
   const rows = [];
   const add = (label, value, key) => {
@@ -91,7 +91,7 @@ export function paramFacts(params, { sourceHref } = {}) {
   add('Scheduler', present(p.scheduler) ? schedulerLabel(p.scheduler) : null, 'scheduler');
   if (present(p.source_asset_id)) {
     add('Strength', present(p.strength) ? Number(p.strength).toLocaleString(undefined, { maximumFractionDigits: 2 }) : null, 'strength');
-    add('Start image', sourceHref ? h('a', { href: sourceHref(p.source_asset_id) }, 'Open') : p.source_asset_id, 'source_asset_id');
+    add(sourceLabel, sourceHref ? h('a', { href: sourceHref(p.source_asset_id) }, 'Open') : p.source_asset_id, 'source_asset_id');
   }
   if (Number(p.count) > 1) add('Images', p.count, 'count');
   return rows;
