@@ -78,7 +78,8 @@ pub struct StorageConfig {
     pub default_quota_bytes: u64,
     /// How long an unreferenced file is kept before it is deleted, in seconds.
     pub gc_grace_seconds: i64,
-    /// Most triangles accepted in an uploaded 3D file.
+    /// Most triangles accepted in an uploaded 3D file (at most the mesh reader's limit,
+    /// 5,000,000: every upload is read to measure and picture it).
     pub max_triangles: u64,
 }
 
@@ -88,7 +89,7 @@ impl Default for StorageConfig {
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             default_quota_bytes: 10 * 1024 * 1024 * 1024,
             gc_grace_seconds: 24 * 3600,
-            max_triangles: 25_000_000,
+            max_triangles: crate::engines::mesh::read::MAX_TRIANGLES as u64,
         }
     }
 }
@@ -309,6 +310,17 @@ impl Config {
         }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
+        }
+        if self.storage.max_triangles > crate::engines::mesh::read::MAX_TRIANGLES as u64 {
+            bail!(
+                "storage.max_triangles must be at most {}",
+                crate::engines::mesh::read::MAX_TRIANGLES
+            );
+        }
+        if self.generation.mesh_credit_cost < 0 || self.generation.starting_credits < 0 {
+            bail!(
+                "generation.mesh_credit_cost and generation.starting_credits must not be negative"
+            );
         }
         if !self.smtp.host.is_empty() && self.smtp.from.parse::<lettre::message::Mailbox>().is_err()
         {

@@ -432,3 +432,25 @@ fn uv_seams_are_welded_and_drop_uvs() {
                f 1/1 2/2 3/3\nf 2/2 4/4 3/3\n";
     assert_eq!(read::obj(obj.as_bytes()).unwrap().uvs.unwrap().len(), 4);
 }
+
+#[test]
+fn three_mf_instancing_bombs_are_refused_quickly() {
+    // Object k holds object k−1 twice: 2^60 placements of an ignored leaf from a few KB.
+    let mut objects = String::from(r#"<object id="1" type="other"/>"#);
+    for k in 2..=60 {
+        objects += &format!(
+            r#"<object id="{k}" type="model"><components><component objectid="{0}"/><component objectid="{0}"/></components></object>"#,
+            k - 1
+        );
+    }
+    let model = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+        <model unit="millimeter" xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02">
+        <resources>{objects}</resources><build><item objectid="60"/></build></model>"#
+    );
+    let bytes = zip(&[("3D/3dmodel.model", &model)]);
+    assert!(matches!(
+        read::three_mf(&bytes),
+        Err(read::ReadError::TooLarge)
+    ));
+}

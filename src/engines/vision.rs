@@ -72,15 +72,17 @@ impl MapModel {
             [1, h, w] | [1, 1, h, w] => (*h as u32, *w as u32),
             _ => return Err(VisionError::Output(shape)),
         };
+        // Stretched first: resizing a float image clamps it to 0..1, and depth models
+        // answer in their own units. The triangle filter never leaves 0..1 after that.
         let map: ImageBuffer<Luma<f32>, Vec<f32>> =
-            ImageBuffer::from_raw(w, h, values).ok_or(VisionError::Output(shape))?;
+            ImageBuffer::from_raw(w, h, stretch(values)).ok_or(VisionError::Output(shape))?;
         let scaled = imageops::resize(
             &map,
             image.width(),
             image.height(),
             imageops::FilterType::Triangle,
         );
-        Ok(stretch(scaled.into_raw()))
+        Ok(scaled.into_raw())
     }
 }
 

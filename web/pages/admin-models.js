@@ -7,7 +7,8 @@ import { get, post, patch, del } from '../api.js';
 import { adminTabs } from './nav-tabs.js';
 import { statusBadge, positionText, progressFraction, sizeText, creditsText, problemDetails, commandBlock } from './generate-common.js';
 
-// Depth and background-removal models: used by 3D models, not offered for images.
+// Depth and background-removal models: used by 3D models, not offered for images (each
+// family has its own default).
 const MAP_FAMILIES = new Set(['depth', 'background-removal']);
 
 const QUEUE_REFRESH_MS = 3000;
@@ -120,7 +121,7 @@ export default {
     }
 
     function actionsCell(m) {
-      const makeDefault = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-model-default', hidden: m.is_default || MAP_FAMILIES.has(m.family) }, 'Make default');
+      const makeDefault = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'admin-model-default', hidden: m.is_default }, 'Make default');
       makeDefault.addEventListener('click', async () => {
         makeDefault.disabled = true;
         if (await change(m, { is_default: true }, `${m.name} is the default model`)) loadModels();

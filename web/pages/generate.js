@@ -717,10 +717,12 @@ export default {
 
     function endedView(g) {
       const p = g.params || {};
-      const editBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', testid: 'generate-edit' }, icon('sliders'), h('span', {}, 'Edit settings'));
-      editBtn.addEventListener('click', () => reuse(p, p.seed));
+      // A model made from a library image is edited where it was made.
+      const editBtn = p.source_asset_id && !p.image && g.kind !== 'image'
+        ? h('a', { href: `/make-3d?source=${encodeURIComponent(p.source_asset_id)}`, class: 'btn btn-secondary btn-sm', testid: 'generate-edit' }, icon('sliders'), h('span', {}, 'Edit settings'))
+        : h('button', { type: 'button', class: 'btn btn-secondary btn-sm', testid: 'generate-edit', onClick: () => reuse(p, imageParams(p).seed) }, icon('sliders'), h('span', {}, 'Edit settings'));
       if (g.status === 'failed') {
-        const again = h('button', { type: 'button', class: 'btn btn-primary btn-sm', testid: 'generate-retry' }, icon('refresh'), h('span', {}, 'Try again'));
+        const again = h('button', { type: 'button', class: 'btn btn-primary btn-sm', testid: 'generate-retry', hidden: editBtn.tagName === 'A' }, icon('refresh'), h('span', {}, 'Try again'));
         again.addEventListener('click', async () => {
           await fill(p, { seed: true });
           form.requestSubmit();

@@ -191,6 +191,7 @@ export default {
     let previewAbort = null;
     let timer = null;
     let showingResult = false;
+    signal.addEventListener('abort', () => previewAbort && previewAbort.abort(), { once: true });
 
     /** Shows a model (a URL, or the preview's bytes) in the viewer. */
     function showModel(url) {
@@ -210,7 +211,6 @@ export default {
       if (previewAbort) previewAbort.abort();
       const mine = new AbortController();
       previewAbort = mine;
-      signal.addEventListener('abort', () => mine.abort(), { once: true });
       previewNote.textContent = 'Updating preview\u2026';
       previewNote.dataset.state = 'busy';
       clearFieldErrors();
@@ -218,6 +218,7 @@ export default {
         const blob = await post('/meshes/preview', body(), { signal: mine.signal, binary: true });
         if (mine.signal.aborted || showingResult) return;
         await showModel(blob).catch(() => {});
+        if (mine.signal.aborted || showingResult) return;
         previewNote.textContent = 'Preview \u00b7 coarse';
         previewNote.dataset.state = 'ready';
       } catch (err) {

@@ -78,13 +78,23 @@ impl MeshMode {
         }
     }
 
-    /// The same settings at no more than `resolution` samples (for quick previews).
-    pub fn capped(&self, resolution: u32) -> MeshMode {
+    /// The same settings at no more than `cap` samples (for quick previews), with the
+    /// settings measured in samples (smoothing, speck size) scaled along, so the preview
+    /// looks like the full model.
+    pub fn capped(&self, cap: u32) -> MeshMode {
         let mut mode = self.clone();
+        let scale = |resolution: &mut u32| {
+            let factor = f64::from(cap.min(*resolution)) / f64::from(*resolution);
+            *resolution = cap.min(*resolution);
+            factor
+        };
         match &mut mode {
-            MeshMode::Relief(s) => s.resolution = s.resolution.min(resolution),
-            MeshMode::Lithophane(s) => s.resolution = s.resolution.min(resolution),
-            MeshMode::Extrusion(s) => s.resolution = s.resolution.min(resolution),
+            MeshMode::Relief(s) => s.smoothing *= scale(&mut s.resolution) as f32,
+            MeshMode::Lithophane(s) => s.smoothing *= scale(&mut s.resolution) as f32,
+            MeshMode::Extrusion(s) => {
+                let factor = scale(&mut s.resolution);
+                s.speck_px = (f64::from(s.speck_px) * factor * factor).round() as u32;
+            }
         }
         mode
     }
@@ -124,7 +134,7 @@ impl MeshParams {
     /// What the model asset records about how it was made.
     pub fn asset_params(&self, source_asset_id: Option<&str>) -> Value {
         let mut recorded = json_value(&self.settings);
-        recorded["max_error_mm"] = json!(self.max_error_mm);
+        recorded["max_error_mm"] = json_value(&self.max_error_mm);
         recorded["source_asset_id"] = json!(source_asset_id);
         recorded["vision_model"] = json!(self.vision_model);
         if let Some(image) = &self.image {

@@ -6,6 +6,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use std::sync::{Arc, LazyLock};
+
 use tokio::sync::Semaphore;
 
 use super::api::{owned_image, refuse_image_fields, vision_model};
@@ -21,8 +23,8 @@ use crate::error::{ApiError, ApiResult};
 
 /// Samples along the longer side of a preview.
 pub const PREVIEW_RESOLUTION: u32 = 160;
-/// Previews built at once (each takes one core for a fraction of a second).
-static BUILDING: Semaphore = Semaphore::const_new(2);
+/// Previews built at once (each takes one core while it runs).
+static BUILDING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(2)));
 
 #[utoipa::path(post, path = "/api/v1/meshes/preview", tag = "generation", request_body = GenerationRequest,
     responses((status = 200, content_type = "model/gltf-binary", description = "The preview model"),
@@ -32,7 +34,12 @@ pub async fn preview(
     user: AuthUser,
     Json(request): Json<GenerationRequest>,
 ) -> ApiResult<Response> {
-    user.require_scope(Scope::Read)?;
+    user.require_scope(Scope::Generate)?;
+    if user.account.email_verified_at.is_none() {
+        return Err(ApiError::Forbidden(
+            "Verify your email address before making models.".into(),
+        ));
+    }
     if !matches!(request.kind.as_str(), "relief" | "lithophane" | "extrusion") {
         return Err(ApiError::field(
             "kind",
@@ -63,11 +70,15 @@ pub async fn preview(
         .blobs
         .path(&asset.sha256)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("asset {} has no file", asset.id)))?;
-    let _turn = BUILDING
-        .acquire()
+    // The permit goes with the build: a client that gives up does not free the slot
+    // while the build still runs.
+    let turn = BUILDING
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     let glb = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
+        let _turn = turn;
         let image = media::open_image(&path)
             .map_err(|e| ApiError::field("source_asset_id", e.to_string()))?;
         let map = vision

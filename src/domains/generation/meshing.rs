@@ -21,6 +21,10 @@ pub const STAGES: [&str; 4] = [
     "Picturing it",
 ];
 
+/// Pixels on a silhouette's outlines above which it is refused as too detailed to trace
+/// and triangulate in reasonable time (a noisy or dithered mask has outlines everywhere).
+const MAX_OUTLINE_PIXELS: usize = 400_000;
+
 /// Largest side of the texture embedded in a GLB.
 const TEXTURE_SIDE: u32 = 1024;
 
@@ -157,6 +161,13 @@ fn extrusion(
         }
         MaskSource::Auto => Mask::from_brightness(&image, s.threshold, s.invert),
     };
+    if outline_pixels(&mask) > MAX_OUTLINE_PIXELS {
+        return Err(BuildError::Input(
+            "the outline is too detailed: drop more specks (speck_px), lower the resolution, \
+             or change the threshold"
+                .into(),
+        ));
+    }
     let outlines = contour::trace(
         &mask,
         &ContourSettings {
@@ -185,6 +196,21 @@ fn extrusion(
     );
     settings.base_mm = (s.base_mm > 0.0).then_some(s.base_mm);
     extrude::extrude(&outlines, &settings).map_err(input)
+}
+
+/// Mask pixels whose right or lower neighbour is on the other side of the outline.
+fn outline_pixels(mask: &Mask) -> usize {
+    let (w, h) = (mask.width(), mask.height());
+    let mut count = 0;
+    for y in 0..h {
+        for x in 0..w {
+            let here = mask.get(x, y);
+            let right = x + 1 < w && mask.get(x + 1, y) != here;
+            let below = y + 1 < h && mask.get(x, y + 1) != here;
+            count += usize::from(right || below);
+        }
+    }
+    count
 }
 
 fn texture_of(image: &DynamicImage) -> RgbImage {
@@ -280,5 +306,17 @@ mod tests {
         assert!(matches!(empty, Err(BuildError::Input(m)) if m.contains("no shape")));
         let stopped = build(&disc(true), None, &settings, 0.05, "x", &mut |k| k < 1);
         assert!(matches!(stopped, Err(BuildError::Stopped)));
+        // A checkerboard has outlines everywhere: refused before tracing, not traced for
+        // minutes.
+        let checkers = DynamicImage::ImageRgb8(RgbImage::from_fn(1024, 1024, |x, y| {
+            image::Rgb([if (x + y) % 2 == 0 { 0 } else { 255 }; 3])
+        }));
+        let mut fine = settings.clone();
+        if let MeshMode::Extrusion(s) = &mut fine {
+            s.resolution = 1024;
+            s.speck_px = 0;
+        }
+        let detailed = build(&checkers, None, &fine, 0.05, "x", &mut |_| true);
+        assert!(matches!(detailed, Err(BuildError::Input(m)) if m.contains("too detailed")));
     }
 }

@@ -106,7 +106,7 @@ fn ready(m: &Model, allow_test_models: bool) -> bool {
 }
 
 /// The ready model of an image-to-map family (depth, background removal), if one is
-/// installed: the admin's default of that family, else the first.
+/// installed: the default of that family (each has its own), else the first.
 pub fn of_family(
     conn: &Connection,
     family: Family,
@@ -207,11 +207,22 @@ pub fn clean_partial_imports(models_dir: &Path) {
     }
 }
 
+/// Which default a model can be: image models share one, each image-to-map family has
+/// its own (SQL over the `family` column).
+const DEFAULT_GROUP: &str =
+    "CASE WHEN family IN ('depth', 'background-removal') THEN family ELSE 'image' END";
+
 pub fn record_import(tx: &Transaction<'_>, manifest: &Manifest, now: i64) -> rusqlite::Result<()> {
     let text = toml::to_string(manifest).unwrap_or_default();
+    let family = serde_json::to_value(manifest.family)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string));
     let first: bool = tx.query_row(
-        "SELECT NOT EXISTS (SELECT 1 FROM models WHERE is_default = 1)",
-        [],
+        &format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM models WHERE is_default = 1 AND {DEFAULT_GROUP} = \
+             (SELECT {DEFAULT_GROUP} FROM (SELECT ?1 AS family)))"
+        ),
+        [&family],
         |r| r.get(0),
     )?;
     tx.execute(
@@ -220,7 +231,7 @@ pub fn record_import(tx: &Transaction<'_>, manifest: &Manifest, now: i64) -> rus
         params![
             manifest.id,
             manifest.name,
-            serde_json::to_value(manifest.family).ok().and_then(|v| v.as_str().map(str::to_string)),
+            family,
             text,
             first && !manifest.test_only,
             manifest.defaults.credit_cost,
@@ -271,7 +282,13 @@ pub fn update(tx: &Transaction<'_>, id: &str, change: &ModelChange) -> rusqlite:
     }
     match change.is_default {
         Some(true) => {
-            tx.execute("UPDATE models SET is_default = 0 WHERE is_default = 1", [])?;
+            tx.execute(
+                &format!(
+                    "UPDATE models SET is_default = 0 WHERE is_default = 1 AND {DEFAULT_GROUP} = \
+                     (SELECT {DEFAULT_GROUP} FROM models WHERE id = ?1)"
+                ),
+                [id],
+            )?;
             tx.execute("UPDATE models SET is_default = 1 WHERE id = ?1", [id])?;
         }
         Some(false) => {

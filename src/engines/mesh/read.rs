@@ -48,7 +48,9 @@ pub enum ReadError {
     },
     #[error("{0} is not supported")]
     Unsupported(String),
-    #[error("the model has more than {MAX_TRIANGLES} triangles")]
+    #[error(
+        "the model is too large: more than {MAX_TRIANGLES} triangles once its repeated parts are placed"
+    )]
     TooLarge,
     #[error("the model has no triangles")]
     Empty,
@@ -110,7 +112,14 @@ struct Builder {
     uvs: Vec<[f32; 2]>,
     index: HashMap<[u32; 3], u32>,
     triangles: Vec<[u32; 3]>,
+    /// Work done so far (vertices placed, triangles offered, parts visited): a file whose
+    /// instancing would take more than [`MAX_WORK`] is refused, however few triangles it
+    /// ends with.
+    work: usize,
 }
+
+/// The most work one file may cause: three times the triangle limit.
+pub const MAX_WORK: usize = 3 * MAX_TRIANGLES;
 
 /// Bits of a float with −0 and +0 made equal.
 fn key_bits(x: f32) -> u32 {
@@ -125,7 +134,17 @@ impl Builder {
             uvs: Vec::new(),
             index: HashMap::new(),
             triangles: Vec::new(),
+            work: 0,
         }
+    }
+
+    /// Counts `units` of work; refuses the file once it is over the budget.
+    fn spend(&mut self, units: usize) -> Result<(), ReadError> {
+        self.work = self.work.saturating_add(units);
+        if self.work > MAX_WORK {
+            return Err(ReadError::TooLarge);
+        }
+        Ok(())
     }
 
     fn vertex(
@@ -167,6 +186,7 @@ impl Builder {
     }
 
     fn triangle(&mut self, t: [u32; 3]) -> Result<(), ReadError> {
+        self.spend(1)?;
         if t[0] == t[1] || t[1] == t[2] || t[2] == t[0] {
             return Ok(());
         }
@@ -615,6 +635,7 @@ pub fn gltf(bytes: &[u8]) -> Result<Mesh, ReadError> {
                     &[DataType::F32, DataType::U8, DataType::U16],
                 )?;
             }
+            builder.spend(positions.count())?;
             let reader = primitive.reader(|b| buffers.get(b.index()).map(|d| &d[..]));
             let points: Vec<[f32; 3]> = reader
                 .read_positions()
@@ -1090,6 +1111,7 @@ impl Package<'_> {
         if depth > MAX_DEPTH {
             return Err(invalid("3MF", "components nest too deeply"));
         }
+        builder.spend(1)?;
         let model = self.model(path)?;
         match model.objects.get(&object) {
             None => Err(invalid("3MF", format!("object {object} is missing"))),
@@ -1099,6 +1121,7 @@ impl Package<'_> {
                 triangles,
             }) => {
                 let flip = det3(transform) < 0.0;
+                builder.spend(vertices.len())?;
                 let mut index = Vec::with_capacity(vertices.len());
                 for &v in vertices {
                     let p = apply(transform, v).map(|c| c as f32);

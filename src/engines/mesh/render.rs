@@ -17,6 +17,10 @@ const ELEVATION_DEGREES: f32 = 35.0;
 /// Part of the picture left free around the model.
 const MARGIN: f32 = 0.06;
 const SUPERSAMPLE: u32 = 2;
+/// Pixel tests one picture may take (about a second of one core). A file made to be slow
+/// to picture (e.g. a million copies of one large triangle) stops there: its thumbnail
+/// shows what was drawn by then.
+const MAX_PIXEL_TESTS: u64 = 200_000_000;
 
 /// How a mesh is pictured.
 pub struct View<'a> {
@@ -136,6 +140,7 @@ pub fn render(mesh: &Mesh, view: &View<'_>) -> RgbaImage {
     };
     let mut depth_buffer = vec![f32::INFINITY; (big * big) as usize];
     let uvs = view.texture.and(mesh.uvs.as_ref());
+    let mut pixel_tests = 0u64;
     for triangle in &mesh.triangles {
         let [a, b, c] = triangle.map(|i| i as usize);
         if a.max(b).max(c) >= screen.len() {
@@ -152,6 +157,11 @@ pub fn render(mesh: &Mesh, view: &View<'_>) -> RgbaImage {
         let y1 = (pa[1].max(pb[1]).max(pc[1]).ceil() as i64).min(i64::from(big) - 1);
         if x1 < 0 || y1 < 0 {
             continue;
+        }
+        pixel_tests += (x1 as u64 + 1).saturating_sub(u64::from(x0))
+            * (y1 as u64 + 1).saturating_sub(u64::from(y0));
+        if pixel_tests > MAX_PIXEL_TESTS {
+            break;
         }
         for y in y0..=y1 as u32 {
             for x in x0..=x1 as u32 {

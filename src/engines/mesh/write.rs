@@ -103,9 +103,9 @@ fn corner_normals(mesh: &Mesh, triangles: &[[u32; 3]]) -> (Vec<[f32; 3]>, Vec<[u
     // One pass over the faces, so every vertex sees its faces in order. `head[v]` is v's
     // first group; each corner gets the rank of its group among its vertex's.
     let mut head = vec![NONE; mesh.positions.len()];
-    // At most one group per corner; room that is never used costs no memory, only
-    // address space, and the list never has to move.
-    let mut groups: Vec<Group> = Vec::with_capacity(3 * triangles.len());
+    // About one group per vertex on a smooth mesh (at most one per corner): start there
+    // and let the list grow, rather than reserving for the worst case.
+    let mut groups: Vec<Group> = Vec::with_capacity(mesh.positions.len());
     let mut corners = vec![[0u32; 3]; triangles.len()];
     for (&t, ranks) in triangles.iter().zip(&mut corners) {
         let c = face_cross(mesh, t);
