@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::mesh_params::{self, MeshMode, MeshParams};
 use super::models::{self, Model};
@@ -285,12 +286,13 @@ async fn prepare(
     state: &AppState,
     user: &AuthUser,
     request: &GenerationRequest,
+    idempotency_key: Option<&str>,
 ) -> ApiResult<Prepared> {
     let mesh_cost = state.config.generation.mesh_credit_cost;
     match request.kind.as_str() {
         "image" => {
             mesh_params::refuse_mesh_fields(request)?;
-            let (params, model) = image_params(state, user, request).await?;
+            let (params, model) = image_params(state, user, request, idempotency_key).await?;
             Ok(Prepared {
                 kind: "image",
                 cost: model.credit_cost * i64::from(params.count),
@@ -328,7 +330,7 @@ async fn prepare(
                 mesh_params::complete_mode(request.mode.as_deref().unwrap_or("relief"), request)?;
             let max_error_mm = mesh_params::max_error(request)?;
             let vision_model = vision_model(state, &settings, request).await?;
-            let (image, model) = image_params(state, user, request).await?;
+            let (image, model) = image_params(state, user, request, idempotency_key).await?;
             Ok(Prepared {
                 kind: "prompt_to_3d",
                 cost: model.credit_cost + mesh_cost,
@@ -441,12 +443,27 @@ pub(super) async fn owned_image(state: &AppState, user: &AuthUser, id: &str) -> 
     Ok(())
 }
 
+/// The seed of a request that names none: random, or — with an Idempotency-Key — drawn
+/// from the user and the key, so a retry completes to the same parameters (and so to the
+/// same job) instead of looking like a different request.
+fn seed_for(user_id: &str, idempotency_key: Option<&str>) -> u64 {
+    let bytes: [u8; 4] = match idempotency_key {
+        Some(key) => {
+            let digest = Sha256::digest(format!("{user_id}\n{key}").as_bytes());
+            [digest[0], digest[1], digest[2], digest[3]]
+        }
+        None => random_bytes::<4>(),
+    };
+    u64::from(u32::from_le_bytes(bytes))
+}
+
 /// The image part of a request, complete, and the model that makes it (which must be
 /// usable now: installed, and ONNX Runtime loaded).
 async fn image_params(
     state: &AppState,
     user: &AuthUser,
     request: &GenerationRequest,
+    idempotency_key: Option<&str>,
 ) -> ApiResult<(GenerationParams, Model)> {
     let models = usable_models(state).await?;
     let model =
@@ -457,8 +474,7 @@ async fn image_params(
             ),
         })?;
     require_runtime(state).await?;
-    let seed = u64::from(u32::from_le_bytes(random_bytes::<4>()));
-    let params = request.complete(&model, seed)?;
+    let params = request.complete(&model, seed_for(&user.user_id, idempotency_key))?;
     params.check_schedule(&state.generation.models_dir.join(&model.id))?;
     if let Some(source) = &params.source_asset_id {
         owned_image(state, user, source).await?;
@@ -486,7 +502,7 @@ pub async fn queue(
             "Idempotency-Key must be 1 to 200 characters.".into(),
         ));
     }
-    let prepared = prepare(state, user, &request).await?;
+    let prepared = prepare(state, user, &request, idempotency_key.as_deref()).await?;
     let limit = state.config.generation.max_queued_per_user;
     let starting = state.config.generation.starting_credits;
     let now = state.now();
