@@ -2,10 +2,15 @@
 //! models the same mesh in another format (GLB, binary STL, 3MF, or OBJ + MTL in a zip),
 //! converted from the stored file on request.
 
+use std::sync::{Arc, LazyLock};
+
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio_util::io::ReaderStream;
 
 use super::api::own_asset;
 use super::serve::content_disposition;
@@ -55,7 +60,10 @@ pub struct DownloadQuery {
     pub format: Option<String>,
 }
 
-fn attachment(bytes: Vec<u8>, mime: &str, filename: &str) -> Response {
+/// Conversions at once (each holds a model in memory while it runs).
+static CONVERTING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(2)));
+
+fn attachment(body: impl IntoResponse, mime: &str, filename: &str) -> Response {
     (
         [
             (header::CONTENT_TYPE, mime.to_string()),
@@ -65,9 +73,18 @@ fn attachment(bytes: Vec<u8>, mime: &str, filename: &str) -> Response {
             ),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],
-        bytes,
+        body,
     )
         .into_response()
+}
+
+/// The stored file, streamed from disk.
+async fn stored_file(path: &std::path::Path, asset: &Asset) -> ApiResult<Response> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let body = Body::from_stream(ReaderStream::new(file));
+    Ok(attachment(body, &asset.mime, &asset.filename))
 }
 
 fn stem(asset: &Asset) -> &str {
@@ -103,11 +120,8 @@ pub async fn download(
         .path(&asset.sha256)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("asset {} has no file", asset.id)))?;
     let stored = Format::claimed(&asset.filename, Some(&asset.mime));
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
     let Some(wanted) = wanted else {
-        return Ok(attachment(bytes, &asset.mime, &asset.filename));
+        return stored_file(&path, &asset).await;
     };
     if asset.kind != "model" {
         return Err(ApiError::field(
@@ -116,13 +130,23 @@ pub async fn download(
         ));
     }
     if stored == Some(Format::Glb) && wanted == MeshDownload::Glb {
-        return Ok(attachment(bytes, &asset.mime, &asset.filename));
+        return stored_file(&path, &asset).await;
     }
     let stored = stored.ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("asset {} has an unknown format", asset.id))
     })?;
     let name = stem(&asset).to_string();
+    // The slot goes with the conversion: a client that gives up does not free it early.
+    let turn = CONVERTING
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let converted = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         media::read_model(&bytes, stored).map(|mesh| wanted.write(&mesh, &name))
     })
     .await
