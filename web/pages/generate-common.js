@@ -34,6 +34,9 @@ export function statusBadge(status, props = {}) {
 export const plural = (n, one, many = `${one}s`) => `${Number(n).toLocaleString()} ${Number(n) === 1 ? one : many}`;
 export const creditsText = (n) => plural(n, 'credit');
 
+/** A fresh Idempotency-Key for a request that spends credits. */
+export const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+
 const ordinals = typeof Intl !== 'undefined' && Intl.PluralRules ? new Intl.PluralRules('en', { type: 'ordinal' }) : null;
 const SUFFIX = { one: 'st', two: 'nd', few: 'rd', other: 'th' };
 

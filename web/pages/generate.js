@@ -15,7 +15,7 @@ import { isAdmin } from '../state.js';
 import { replaceQuietly } from '../router.js';
 import { follow, onGenerations, isFinal, isActiveJob } from '../generations.js';
 import { assetTitle, assetHref, thumbImage, mmSize } from './library-common.js';
-import { SCHEDULER_LABELS, schedulerLabel, statusBadge, positionText, formatDuration, progressFraction, sizeText, creditsText, plural, problemDetails, creditIcon, rangeField, pickImage, stepLabel } from './generate-common.js';
+import { SCHEDULER_LABELS, schedulerLabel, statusBadge, positionText, formatDuration, progressFraction, sizeText, creditsText, plural, problemDetails, creditIcon, rangeField, pickImage, stepLabel, newKey } from './generate-common.js';
 
 const MIN_SIDE = 64;
 const MAX_SIDE = 2048;
@@ -35,7 +35,6 @@ let draft = null; // the form's values, kept while the user browses elsewhere
 let shownId = null; // the job shown on the right
 
 const randomSeed = () => crypto.getRandomValues(new Uint32Array(1))[0];
-const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 const snap8 = (v) => Math.min(MAX_SIDE, Math.max(MIN_SIDE, Math.round(v / 8) * 8));
 const withDownload = (url) => `${url}${url.includes('?') ? '&' : '?'}download=1`;
 

@@ -13,7 +13,7 @@ import { replaceQuietly } from '../router.js';
 import { follow, isFinal } from '../generations.js';
 import { mountViewer } from '../viewer.js';
 import { assetTitle, thumbImage, modelUrl, meshFacts, printableBadge, modelDownloads } from './library-common.js';
-import { rangeField, pickImage, creditsText, progressFraction, stepLabel, formatDuration } from './generate-common.js';
+import { rangeField, pickImage, creditsText, progressFraction, stepLabel, formatDuration, newKey } from './generate-common.js';
 
 const PREVIEW_DELAY_MS = 350;
 
@@ -59,7 +59,6 @@ const NUMBERS = [
 // The resolution each mode starts with (the server's defaults), until the user sets one.
 const DEFAULT_RESOLUTION = { relief: 1024, lithophane: 400, extrusion: 512 };
 
-const newKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
 function select(id, options, value, testid) {
   return h(
@@ -106,7 +105,7 @@ export default {
     const invertLabel = h('label', { for: 'm3d-invert' });
     const invertRow = h('div', { class: 'field field-check' }, h('div', { class: 'check-row' }, invert, invertLabel));
     const maskField = h('div', { class: 'field' }, h('label', { for: 'm3d-mask', class: 'label' }, 'Shape from'), mask);
-    const detailField = h('div', { class: 'field' }, h('label', { for: 'm3d-detail', class: 'label' }, 'Level of detail'), detail, h('p', { class: 'hint' }, 'Flat areas are merged; the surface never moves farther than this.'));
+    const detailField = h('div', { class: 'field' }, h('label', { for: 'm3d-detail', class: 'label' }, 'Level of detail'), detail, h('p', { class: 'hint' }, 'Flat areas are merged; no sample of the image ends up farther than this from the surface.'));
 
     if (from && from.params) {
       const p = from.params;
@@ -166,11 +165,13 @@ export default {
     }
 
     // --------------------------------------------------------------- source
-    const sourceThumb = h('span', { class: 'make3d-source-thumb' });
-    const sourceName = h('span', { class: 'make3d-source-name', testid: 'make3d-source-name' });
+    // The same card as the generate page's start image.
+    const sourceThumb = h('span', { class: 'source-thumb' });
+    const sourceName = h('span', { class: 'source-name', testid: 'make3d-source-name' });
     const changeBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', testid: 'make3d-pick' }, icon('image'), h('span', {}, 'Choose image'));
     function showSource() {
-      sourceThumb.replaceChildren(source ? thumbImage(source) : icon('image'));
+      sourceThumb.hidden = !source;
+      sourceThumb.replaceChildren(source ? thumbImage(source) : '');
       sourceName.textContent = source ? assetTitle(source) : 'No image chosen';
       changeBtn.lastChild.textContent = source ? 'Change' : 'Choose image';
     }
@@ -259,7 +260,7 @@ export default {
     const form = h(
       'form',
       { class: 'make3d-form card', novalidate: true, testid: 'make3d-form' },
-      h('div', { class: 'make3d-source' }, sourceThumb, h('div', { class: 'make3d-source-text' }, h('span', { class: 'label' }, 'From'), sourceName), changeBtn),
+      h('div', { class: 'source-card' }, h('div', { class: 'source-head' }, sourceThumb, h('span', { class: 'source-text' }, h('span', { class: 'source-label' }, 'Made from'), sourceName), changeBtn)),
       h('div', { class: 'field' }, h('span', { class: 'label', id: 'm3d-mode-label' }, 'Kind'), modeGroup, modeBlurb),
       h('div', { class: 'make3d-grid' }, heightFromField, maskField, Object.values(numbers).map((n) => n.el), detailField, invertRow),
       h('div', { class: 'make3d-actions' }, makeBtn, h('span', { class: 'muted small' }, `You have ${creditsText(models.balance)}.`)),

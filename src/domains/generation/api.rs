@@ -16,12 +16,12 @@ use sha2::{Digest, Sha256};
 
 use super::mesh_params::{self, MeshMode, MeshParams};
 use super::models::{self, Model};
-use super::params::{GenerationParams, GenerationRequest};
+use super::params::{GenerationParams, GenerationRequest, json_value};
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, Scope};
 use crate::domains::auth::store::Role;
 use crate::domains::credits::ledger::{self, LedgerError};
-use crate::domains::library::store::{self as library, MeshInfo};
+use crate::domains::library::store::{self as library, Asset, MeshInfo};
 use crate::engines::diffusion::manifest::Family;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::cursor::{self, Page};
@@ -189,7 +189,19 @@ async fn usable_models(state: &AppState) -> ApiResult<Vec<Model>> {
 #[utoipa::path(get, path = "/api/v1/models", tag = "generation", responses((status = 200, body = Models)))]
 pub async fn list_models(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Models>> {
     user.require_scope(Scope::Read)?;
-    let models = usable_models(&state).await?;
+    let allow = state.config.generation.allow_test_models;
+    let (models, depth_model, background_model) = state
+        .db
+        .query(move |conn| {
+            let all = models::list(conn)?;
+            let name = |family| models::of_family(&all, family, allow).map(|m| m.name);
+            Ok::<_, rusqlite::Error>((
+                models::image_models(&all, allow),
+                name(Family::Depth),
+                name(Family::BackgroundRemoval),
+            ))
+        })
+        .await?;
     let engine = state.generation.clone();
     let runtime = tokio::task::spawn_blocking(move || {
         engine
@@ -229,18 +241,9 @@ pub async fn list_models(State(state): State<AppState>, user: AuthUser) -> ApiRe
         models,
         balance,
         mesh_credit_cost: state.config.generation.mesh_credit_cost,
-        depth_model: map_model_name(&state, Family::Depth).await?,
-        background_model: map_model_name(&state, Family::BackgroundRemoval).await?,
+        depth_model,
+        background_model,
     }))
-}
-
-async fn map_model_name(state: &AppState, family: Family) -> ApiResult<Option<String>> {
-    let allow = state.config.generation.allow_test_models;
-    let model = state
-        .db
-        .query(move |conn| models::of_family(conn, family, allow))
-        .await?;
-    Ok(model.map(|m| m.name))
 }
 
 async fn load_view(state: &AppState, id: String) -> ApiResult<Generation> {
@@ -296,30 +299,15 @@ async fn prepare(
             Ok(Prepared {
                 kind: "image",
                 cost: model.credit_cost * i64::from(params.count),
-                params: mesh_params::json_value(&params),
+                params: json_value(&params),
             })
         }
-        kind @ ("relief" | "lithophane" | "extrusion") => {
-            refuse_image_fields(request)?;
-            let source = request.source_asset_id.clone().ok_or_else(|| {
-                ApiError::field(
-                    "source_asset_id",
-                    "Choose the image to make the model from.",
-                )
-            })?;
-            owned_image(state, user, &source).await?;
-            let settings = mesh_params::complete_mode(kind, request)?;
-            let params = MeshParams {
-                vision_model: vision_model(state, &settings, request).await?,
-                settings,
-                max_error_mm: mesh_params::max_error(request)?,
-                source_asset_id: Some(source),
-                image: None,
-            };
+        "relief" | "lithophane" | "extrusion" => {
+            let params = model_from_image(state, user, request).await?.params;
             Ok(Prepared {
                 kind: params.settings.name(),
                 cost: mesh_cost,
-                params: mesh_params::json_value(&params),
+                params: json_value(&params),
             })
         }
         "prompt_to_3d" => {
@@ -329,12 +317,12 @@ async fn prepare(
             let settings =
                 mesh_params::complete_mode(request.mode.as_deref().unwrap_or("relief"), request)?;
             let max_error_mm = mesh_params::max_error(request)?;
-            let vision_model = vision_model(state, &settings, request).await?;
+            let vision_model = vision_model(state, &settings, request).await?.map(|m| m.id);
             let (image, model) = image_params(state, user, request, idempotency_key).await?;
             Ok(Prepared {
                 kind: "prompt_to_3d",
                 cost: model.credit_cost + mesh_cost,
-                params: mesh_params::json_value(&MeshParams {
+                params: json_value(&MeshParams {
                     settings,
                     max_error_mm,
                     source_asset_id: None,
@@ -350,20 +338,60 @@ async fn prepare(
     }
 }
 
-/// The id of the depth or background-removal model the settings need, if they need one;
-/// 422 when none is installed, 503 when ONNX Runtime is missing.
-pub(super) async fn vision_model(
+/// A request for a model from a library image (relief, lithophane, extrusion), checked:
+/// its complete parameters, the source image, and the depth or background-removal model
+/// the settings need.
+pub(super) struct FromImage {
+    pub params: MeshParams,
+    pub source: Asset,
+    pub vision: Option<Model>,
+}
+
+/// Checks a relief, lithophane or extrusion request (shared by the queue and previews).
+pub(super) async fn model_from_image(
+    state: &AppState,
+    user: &AuthUser,
+    request: &GenerationRequest,
+) -> ApiResult<FromImage> {
+    refuse_image_fields(request)?;
+    let source_id = request.source_asset_id.clone().ok_or_else(|| {
+        ApiError::field(
+            "source_asset_id",
+            "Choose the image to make the model from.",
+        )
+    })?;
+    let source = owned_image(state, user, &source_id).await?;
+    let settings = mesh_params::complete_mode(&request.kind, request)?;
+    let vision = vision_model(state, &settings, request).await?;
+    Ok(FromImage {
+        params: MeshParams {
+            vision_model: vision.as_ref().map(|m| m.id.clone()),
+            settings,
+            max_error_mm: mesh_params::max_error(request)?,
+            source_asset_id: Some(source_id),
+            image: None,
+        },
+        source,
+        vision,
+    })
+}
+
+/// The depth or background-removal model the settings need, if they need one; 422 when
+/// none is installed, 503 when ONNX Runtime is missing.
+async fn vision_model(
     state: &AppState,
     settings: &MeshMode,
     request: &GenerationRequest,
-) -> ApiResult<Option<String>> {
+) -> ApiResult<Option<Model>> {
     let Some(family) = mesh_params::vision_family(settings, request)? else {
         return Ok(None);
     };
     let allow = state.config.generation.allow_test_models;
     let model = state
         .db
-        .query(move |conn| models::of_family(conn, family, allow))
+        .query(move |conn| {
+            Ok::<_, rusqlite::Error>(models::of_family(&models::list(conn)?, family, allow))
+        })
         .await?;
     let Some(model) = model else {
         let (field, what) = match family {
@@ -379,7 +407,7 @@ pub(super) async fn vision_model(
         ));
     };
     require_runtime(state).await?;
-    Ok(Some(model.id))
+    Ok(Some(model))
 }
 
 /// Succeeds when ONNX Runtime is loaded (loading it on first use); 503 with the fix
@@ -398,7 +426,7 @@ async fn require_runtime(state: &AppState) -> ApiResult<()> {
 }
 
 /// Refuses image generation settings on a request that makes a model from an image.
-pub(super) fn refuse_image_fields(r: &GenerationRequest) -> ApiResult<()> {
+fn refuse_image_fields(r: &GenerationRequest) -> ApiResult<()> {
     let set = [
         ("prompt", !r.prompt.trim().is_empty()),
         ("negative_prompt", !r.negative_prompt.trim().is_empty()),
@@ -425,22 +453,16 @@ pub(super) fn refuse_image_fields(r: &GenerationRequest) -> ApiResult<()> {
     }
 }
 
-/// Succeeds when `id` is an image in the user's library.
-pub(super) async fn owned_image(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<()> {
+/// The image `id` of the user's library (422 for anything else, theirs or not).
+async fn owned_image(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<Asset> {
     let owner = user.user_id.clone();
     let source = id.to_string();
-    let usable = state
+    state
         .db
         .query(move |conn| library::get(conn, &source))
         .await?
-        .is_some_and(|a| a.user_id == owner && a.kind == "image");
-    if !usable {
-        return Err(ApiError::field(
-            "source_asset_id",
-            "Choose an image from your library.",
-        ));
-    }
-    Ok(())
+        .filter(|a| a.user_id == owner && a.kind == "image")
+        .ok_or_else(|| ApiError::field("source_asset_id", "Choose an image from your library."))
 }
 
 /// The seed of a request that names none: random, or — with an Idempotency-Key — drawn

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::params::{GenerationParams, GenerationRequest};
+use super::params::{GenerationParams, GenerationRequest, json_value};
 use crate::engines::diffusion::manifest::Family;
 use crate::engines::mesh::heightfield::{
     Frame, LithophaneSettings, LithophaneShape, ReliefSettings,
@@ -25,8 +25,8 @@ pub fn default_resolution(mode: &str) -> u32 {
 }
 pub const MIN_RESOLUTION: u32 = 16;
 pub const MAX_RESOLUTION: u32 = 2048;
-/// Level of detail when none is asked for: no point of the simplified surface is more
-/// than this far from the full-resolution one.
+/// Level of detail when none is asked for: every sample of the image (every vertex of the
+/// full-resolution solid) stays within this distance of the simplified surface.
 pub const DEFAULT_MAX_ERROR_MM: f32 = 0.05;
 
 /// Where a silhouette's mask comes from.
@@ -144,14 +144,6 @@ impl MeshParams {
         }
         recorded
     }
-}
-
-/// `value` as JSON with its `f32` numbers as written (0.05, not the 0.0500000007 that
-/// widening the `f32` to `f64` would give, which `serde_json::to_value` does).
-pub fn json_value(value: &impl Serialize) -> Value {
-    serde_json::to_string(value)
-        .and_then(|text| serde_json::from_str(&text))
-        .unwrap_or(Value::Null)
 }
 
 /// The request fields that only 3D kinds use, with the JSON name of each, so an image
@@ -287,7 +279,9 @@ pub fn complete_mode(mode: &str, r: &GenerationRequest) -> Result<MeshMode, ApiE
             format!("Use {MIN_RESOLUTION} to {MAX_RESOLUTION} samples."),
         ));
     }
-    let smoothing = within("smoothing", r.smoothing, 1.0, 0.0, 8.0)?;
+    // Lithophanes show fine detail against the light: they are smoothed less.
+    let default_smoothing = if mode == "lithophane" { 0.5 } else { 1.0 };
+    let smoothing = within("smoothing", r.smoothing, default_smoothing, 0.0, 8.0)?;
     let invert = r.invert.unwrap_or(false);
     refuse_other_modes_fields(mode, r)?;
     match mode {
@@ -321,7 +315,7 @@ pub fn complete_mode(mode: &str, r: &GenerationRequest) -> Result<MeshMode, ApiE
                 min_thickness_mm: min,
                 max_thickness_mm: max,
                 resolution,
-                smoothing: within("smoothing", r.smoothing, 0.5, 0.0, 8.0)?,
+                smoothing,
                 shape: if curve > 0.0 {
                     LithophaneShape::Curved {
                         angle_degrees: curve,

@@ -10,14 +10,11 @@ use std::sync::{Arc, LazyLock};
 
 use tokio::sync::Semaphore;
 
-use super::api::{owned_image, refuse_image_fields, vision_model};
-use super::mesh_params;
+use super::api::{FromImage, model_from_image};
 use super::meshing::{self, BuildError};
-use super::models;
 use super::params::GenerationRequest;
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, Scope};
-use crate::domains::library::store as library;
 use crate::engines::media;
 use crate::error::{ApiError, ApiResult};
 
@@ -46,30 +43,18 @@ pub async fn preview(
             "Previews are for relief, lithophane and extrusion.",
         ));
     }
-    refuse_image_fields(&request)?;
-    let source = request.source_asset_id.clone().ok_or_else(|| {
-        ApiError::field(
-            "source_asset_id",
-            "Choose the image to make the model from.",
-        )
-    })?;
-    owned_image(&state, &user, &source).await?;
-    let settings = mesh_params::complete_mode(&request.kind, &request)?.capped(PREVIEW_RESOLUTION);
-    let max_error = mesh_params::max_error(&request)?;
-    let vision = match vision_model(&state, &settings, &request).await? {
-        Some(id) => state.db.query(move |conn| models::get(conn, &id)).await?,
-        None => None,
-    };
+    let FromImage {
+        params,
+        source,
+        vision,
+    } = model_from_image(&state, &user, &request).await?;
+    let settings = params.settings.capped(PREVIEW_RESOLUTION);
+    let max_error = params.max_error_mm;
     let engine = state.generation.clone();
-    let asset = state
-        .db
-        .query(move |conn| library::get(conn, &source))
-        .await?
-        .ok_or(ApiError::NotFound)?;
     let path = state
         .blobs
-        .path(&asset.sha256)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("asset {} has no file", asset.id)))?;
+        .path(&source.sha256)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("asset {} has no file", source.id)))?;
     // The permit goes with the build: a client that gives up does not free the slot
     // while the build still runs.
     let turn = BUILDING
@@ -85,14 +70,7 @@ pub async fn preview(
             .map(|model| engine.vision_map(&model, &image))
             .transpose()
             .map_err(ApiError::Unavailable)?;
-        match meshing::build(
-            &image,
-            map.as_deref(),
-            &settings,
-            max_error,
-            "preview",
-            &mut |_| true,
-        ) {
+        match meshing::build(&image, map, &settings, max_error, "preview", &mut |_| true) {
             Ok(built) => Ok(built.glb),
             Err(BuildError::Input(message)) => Err(ApiError::field("source_asset_id", message)),
             Err(BuildError::Stopped) => Err(ApiError::Internal(anyhow::anyhow!("preview stopped"))),

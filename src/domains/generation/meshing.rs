@@ -2,6 +2,7 @@
 //! simplification to the requested level of detail, its facts (it must come out a closed
 //! solid), and the GLB the library keeps. Shared by the job runner and the quick preview.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use image::{DynamicImage, GenericImageView, ImageFormat, RgbImage, imageops};
@@ -51,7 +52,7 @@ pub enum BuildError {
 /// before stage `k` of [`STAGES`] and says whether to go on.
 pub fn build(
     image: &DynamicImage,
-    map: Option<&[f32]>,
+    map: Option<Vec<f32>>,
     settings: &MeshMode,
     max_error_mm: f32,
     name: &str,
@@ -79,7 +80,7 @@ pub fn build(
             simplify::simplify_owned(solid, 0, max_error_mm).0
         }
         MeshMode::Extrusion(s) => {
-            let solid = extrusion(image, map, s)?;
+            let solid = extrusion(image, map.as_deref(), s)?;
             next(1)?;
             simplify::simplify_owned(solid, 0, max_error_mm).0
         }
@@ -114,9 +115,9 @@ fn input(error: impl std::fmt::Display) -> BuildError {
 }
 
 /// The values a heightfield follows: the map when given, else the brightness.
-fn heights(image: &DynamicImage, map: Option<&[f32]>) -> Result<Gray, BuildError> {
+fn heights(image: &DynamicImage, map: Option<Vec<f32>>) -> Result<Gray, BuildError> {
     if let Some(map) = map {
-        return Gray::new(image.width(), image.height(), map.to_vec()).map_err(input);
+        return Gray::new(image.width(), image.height(), map).map_err(input);
     }
     let luma = image.to_luma8();
     Gray::from_luma8(luma.width(), luma.height(), luma.as_raw()).map_err(input)
@@ -128,7 +129,7 @@ fn extrusion(
     s: &ExtrusionSettings,
 ) -> Result<Mesh, BuildError> {
     // A subject map becomes an image whose brightness is the map, light = subject.
-    let (image, mask_source) = match (s.mask, map) {
+    let (image, mask_source): (Cow<'_, DynamicImage>, MaskSource) = match (s.mask, map) {
         (MaskSource::Subject, Some(map)) => {
             let (w, h) = image.dimensions();
             let bytes = map
@@ -137,16 +138,19 @@ fn extrusion(
                 .collect();
             let gray = image::GrayImage::from_raw(w, h, bytes)
                 .ok_or_else(|| BuildError::Input("the subject map has the wrong size".into()))?;
-            (DynamicImage::ImageLuma8(gray), MaskSource::Subject)
+            (
+                Cow::Owned(DynamicImage::ImageLuma8(gray)),
+                MaskSource::Subject,
+            )
         }
         (MaskSource::Subject, None) => {
             return Err(BuildError::Input("no subject map was made".into()));
         }
-        (source, _) => (image.clone(), source),
+        (source, _) => (Cow::Borrowed(image), source),
     };
     let (w, h) = image.dimensions();
     let image = if w.max(h) > s.resolution {
-        image.resize(s.resolution, s.resolution, imageops::FilterType::Triangle)
+        Cow::Owned(image.resize(s.resolution, s.resolution, imageops::FilterType::Triangle))
     } else {
         image
     };

@@ -94,10 +94,16 @@ pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Model>> {
 /// Image models users may generate with: enabled, supported, verified, and — unless the
 /// instance runs its tests — not test-only.
 pub fn usable(conn: &Connection, allow_test_models: bool) -> rusqlite::Result<Vec<Model>> {
-    Ok(list(conn)?
-        .into_iter()
+    Ok(image_models(&list(conn)?, allow_test_models))
+}
+
+/// [`usable`] among `models` (all installed ones, as [`list`] gives them).
+pub fn image_models(models: &[Model], allow_test_models: bool) -> Vec<Model> {
+    models
+        .iter()
         .filter(|m| m.manifest.family.makes_images() && ready(m, allow_test_models))
-        .collect())
+        .cloned()
+        .collect()
 }
 
 /// Enabled, supported, verified, and not test-only unless the instance runs its tests.
@@ -105,18 +111,16 @@ fn ready(m: &Model, allow_test_models: bool) -> bool {
     m.enabled && m.supported && m.verify_error.is_none() && (allow_test_models || !m.test_only)
 }
 
-/// The ready model of an image-to-map family (depth, background removal), if one is
-/// installed: the default of that family (each has its own), else the first.
-pub fn of_family(
-    conn: &Connection,
-    family: Family,
-    allow_test_models: bool,
-) -> rusqlite::Result<Option<Model>> {
-    let candidates: Vec<Model> = list(conn)?
-        .into_iter()
+/// The ready model of an image-to-map family (depth, background removal) among
+/// `models`, if one is installed: the default of that family (each has its own), else the
+/// first.
+pub fn of_family(models: &[Model], family: Family, allow_test_models: bool) -> Option<Model> {
+    let candidates: Vec<Model> = models
+        .iter()
         .filter(|m| m.manifest.family == family && ready(m, allow_test_models))
+        .cloned()
         .collect();
-    Ok(pick(&candidates, None))
+    pick(&candidates, None)
 }
 
 /// The model a request without one uses: the admin's default if usable, else the first.

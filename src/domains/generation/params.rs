@@ -245,6 +245,14 @@ impl GenerationRequest {
     }
 }
 
+/// `value` as JSON with its `f32` numbers as written (0.05, not the 0.0500000007 that
+/// widening the `f32` to `f64` would give, which `serde_json::to_value` does).
+pub fn json_value(value: &impl Serialize) -> Value {
+    serde_json::to_string(value)
+        .and_then(|text| serde_json::from_str(&text))
+        .unwrap_or(Value::Null)
+}
+
 /// A1111's name for each sampler.
 fn a1111_sampler(scheduler: &str) -> &'static str {
     match scheduler {

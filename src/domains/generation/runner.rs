@@ -210,6 +210,15 @@ impl Made {
     }
 }
 
+/// The title of a 3D model: its mode and the prompt or the source image's title.
+fn model_title(tx: &Transaction<'_>, params: &MeshParams) -> rusqlite::Result<String> {
+    let source_title = match &params.source_asset_id {
+        Some(id) => library::get(tx, id)?.map(|a| a.title),
+        None => None,
+    };
+    Ok(params.title(source_title.as_deref()))
+}
+
 /// A generated image as a library asset.
 fn image_asset(params: &GenerationParams, job: &Job, image: Image) -> NewAsset {
     let mut recorded = params.asset_params();
@@ -436,7 +445,7 @@ impl Generator {
         let name = params.title(None);
         let built = match meshing::build(
             &source,
-            map.as_deref(),
+            map,
             &params.settings,
             params.max_error_mm,
             &name,
@@ -566,11 +575,7 @@ impl Generator {
                     _ => (None, None),
                 };
                 let source_id = image_id.clone().or_else(|| params.source_asset_id.clone());
-                let source_title = match &params.source_asset_id {
-                    Some(id) => library::get(tx, id)?.map(|a| a.title),
-                    None => None,
-                };
-                let title = params.title(source_title.as_deref());
+                let title = model_title(tx, &params)?;
                 let mut recorded = params.asset_params(source_id.as_deref());
                 recorded["job_id"] = json!(job.id);
                 let new = NewAsset {
@@ -624,20 +629,18 @@ impl Generator {
         finished: &Finished,
         now: i64,
     ) -> anyhow::Result<()> {
-        let title = job.params["prompt"]
-            .as_str()
-            .or_else(|| job.params["image"]["prompt"].as_str())
-            .unwrap_or(&job.kind)
-            .chars()
-            .take(60)
-            .collect::<String>();
+        let title = match job.kind.as_str() {
+            "image" => job.params["prompt"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            _ => model_title(tx, &serde_json::from_value(job.params.clone())?)?,
+        };
+        let title: String = title.chars().take(60).collect();
         let (subject, summary) = match finished {
-            Finished::Succeeded(result) if job.kind != "image" => (
+            Finished::Succeeded(_) if job.kind != "image" => (
                 "Your 3D model is ready",
-                format!(
-                    "The {} for \u{201c}{title}\u{201d} is in your library.",
-                    job.kind.replace('_', " ")
-                ),
+                format!("\u{201c}{title}\u{201d} is in your library."),
             ),
             Finished::Succeeded(result) => {
                 let count = result["asset_ids"].as_array().map_or(0, Vec::len);

@@ -227,16 +227,17 @@ fn normalize(v: [f32; 3]) -> [f32; 3] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn tetra() -> Mesh {
+    /// A closed tetrahedron with legs of `size` mm along the axes, outward wound.
+    pub(crate) fn tetrahedron(size: f32) -> Mesh {
         Mesh {
             positions: vec![
                 [0.0, 0.0, 0.0],
-                [1.0, 0.0, 0.0],
-                [0.0, 1.0, 0.0],
-                [0.0, 0.0, 1.0],
+                [size, 0.0, 0.0],
+                [0.0, size, 0.0],
+                [0.0, 0.0, size],
             ],
             triangles: vec![[0, 2, 1], [0, 1, 3], [1, 2, 3], [0, 3, 2]],
             uvs: None,
@@ -245,12 +246,12 @@ mod tests {
 
     #[test]
     fn bounds_normals_merge_weld() {
-        let mut m = tetra();
+        let mut m = tetrahedron(1.0);
         assert_eq!(m.bounds(), [[0.0; 3], [1.0; 3]]);
         assert_eq!(m.face_normal(0), [0.0, 0.0, -1.0]);
         let n = m.vertex_normals();
         assert!(n[0].iter().all(|c| *c < 0.0));
-        let mut other = tetra();
+        let mut other = tetrahedron(1.0);
         other.translate([2.0, 0.0, 0.0]);
         other.uvs = Some(vec![[0.5; 2]; 4]);
         m.merge(&other);
@@ -261,7 +262,7 @@ mod tests {
         assert_eq!(m.bounds()[1], [3.0, 1.0, 1.0]);
 
         // A soup (every triangle its own vertices) welds back to four positions.
-        let t = tetra();
+        let t = tetrahedron(1.0);
         let mut soup = Mesh::default();
         for tri in &t.triangles {
             let base = soup.positions.len() as u32;

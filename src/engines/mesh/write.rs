@@ -714,16 +714,7 @@ mod tests {
     use super::*;
 
     fn tetrahedron() -> Mesh {
-        Mesh {
-            positions: vec![
-                [0.0, 0.0, 0.0],
-                [10.0, 0.0, 0.0],
-                [0.0, 10.0, 0.0],
-                [0.0, 0.0, 10.0],
-            ],
-            triangles: vec![[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]],
-            uvs: None,
-        }
+        crate::engines::mesh::tests::tetrahedron(10.0)
     }
 
     #[test]
