@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .merge(domains::library::routes())
         .merge(domains::credits::routes())
         .merge(domains::generation::routes())
+        .merge(domains::community::routes())
         .split_for_parts();
     let migrations_expected = migrations::embedded().map_or(i64::MAX, |m| m.len() as i64);
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
@@ -334,6 +335,10 @@ pub async fn launch_with_listener(
     let (shutdown, mut stop) = watch::channel(false);
     tokio::spawn(state.mailer.clone().run(shutdown.subscribe()));
     tokio::spawn(domains::run_housekeeping(
+        state.clone(),
+        shutdown.subscribe(),
+    ));
+    tokio::spawn(domains::community::notifications::run_mailer(
         state.clone(),
         shutdown.subscribe(),
     ));

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod community;
 pub mod credits;
 pub mod generation;
 pub mod library;
@@ -59,6 +60,7 @@ const PLATFORM_PERSONAL_DATA: &[PersonalTable] = &[PersonalTable {
 pub fn personal_data_registry() -> Vec<PersonalTable> {
     let mut all: Vec<PersonalTable> = Vec::new();
     all.extend_from_slice(PLATFORM_PERSONAL_DATA);
+    all.extend_from_slice(community::PERSONAL_DATA);
     all.extend_from_slice(admin::PERSONAL_DATA);
     all.extend_from_slice(accounts::PERSONAL_DATA);
     all.extend_from_slice(library::PERSONAL_DATA);

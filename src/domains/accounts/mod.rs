@@ -15,7 +15,12 @@ use crate::platform::personal_data::{Erase, PersonalTable};
 pub const PERSONAL_DATA: &[PersonalTable] = &[PersonalTable {
     table: "notification_settings",
     user_column: "user_id",
-    export_columns: &["generation_done", "updated_at"],
+    export_columns: &[
+        "generation_done",
+        "community",
+        "digest_sent_at",
+        "updated_at",
+    ],
     erase: Erase::Delete,
 }];
 

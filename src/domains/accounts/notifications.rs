@@ -16,24 +16,70 @@ use crate::error::{ApiError, ApiResult};
 
 /// Topics of optional mail.
 pub const GENERATION_DONE: &str = "generation_done";
+pub const COMMUNITY: &str = "community";
 
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// How community notifications (followers, comments, replies, reactions, mentions)
+/// come by mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CommunityMail {
+    Off,
+    /// A mail as they come.
+    Instant,
+    /// At most one mail a day.
+    Daily,
+}
+
+impl CommunityMail {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommunityMail::Off => "off",
+            CommunityMail::Instant => "instant",
+            CommunityMail::Daily => "daily",
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "instant" => CommunityMail::Instant,
+            "daily" => CommunityMail::Daily,
+            _ => CommunityMail::Off,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NotificationSettings {
     /// A mail when a generation finishes.
     pub generation_done: bool,
+    pub community: CommunityMail,
+}
+
+/// The choices to change; those left out stay as they are.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationChoices {
+    pub generation_done: Option<bool>,
+    pub community: Option<CommunityMail>,
 }
 
 pub fn settings(conn: &Connection, user_id: &str) -> rusqlite::Result<NotificationSettings> {
-    let done: Option<bool> = conn
+    let saved: Option<(bool, String)> = conn
         .query_row(
-            "SELECT generation_done FROM notification_settings WHERE user_id = ?1",
+            "SELECT generation_done, community FROM notification_settings WHERE user_id = ?1",
             [user_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    Ok(NotificationSettings {
-        generation_done: done.unwrap_or(false),
+    Ok(match saved {
+        Some((generation_done, community)) => NotificationSettings {
+            generation_done,
+            community: CommunityMail::parse(&community),
+        },
+        None => NotificationSettings {
+            generation_done: false,
+            community: CommunityMail::Off,
+        },
     })
 }
 
@@ -44,10 +90,17 @@ fn save(
     now: i64,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO notification_settings (user_id, generation_done, updated_at) VALUES (?1, ?2, ?3)
+        "INSERT INTO notification_settings (user_id, generation_done, community, updated_at)
+         VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(user_id) DO UPDATE SET generation_done = excluded.generation_done,
+                                            community = excluded.community,
                                             updated_at = excluded.updated_at",
-        params![user_id, settings.generation_done, now],
+        params![
+            user_id,
+            settings.generation_done,
+            settings.community.as_str(),
+            now
+        ],
     )?;
     Ok(())
 }
@@ -74,21 +127,23 @@ pub async fn get(
 }
 
 #[utoipa::path(put, path = "/api/v1/me/notifications", tag = "account",
-    request_body = NotificationSettings, responses((status = 200, body = NotificationSettings)))]
+    request_body = NotificationChoices, responses((status = 200, body = NotificationSettings)))]
 pub async fn put(
     State(state): State<AppState>,
     user: AuthUser,
-    Json(wanted): Json<NotificationSettings>,
+    Json(wanted): Json<NotificationChoices>,
 ) -> ApiResult<Json<NotificationSettings>> {
     user.require_session()?;
     let now = state.now();
     let id = user.user_id.clone();
-    let saved = wanted.clone();
-    state
+    let saved = state
         .db
         .write(move |tx| {
-            save(tx, &id, &wanted, now)?;
-            Ok::<_, ApiError>(())
+            let mut current = settings(tx, &id)?;
+            current.generation_done = wanted.generation_done.unwrap_or(current.generation_done);
+            current.community = wanted.community.unwrap_or(current.community);
+            save(tx, &id, &current, now)?;
+            Ok::<_, ApiError>(current)
         })
         .await?;
     Ok(Json(saved))
@@ -118,16 +173,22 @@ pub async fn unsubscribe(
     let decoded = URL_SAFE_NO_PAD.decode(subject).map_err(|_| invalid())?;
     let text = String::from_utf8(decoded).map_err(|_| invalid())?;
     let (user_id, topic) = text.split_once(':').ok_or_else(invalid)?;
-    if topic != GENERATION_DONE {
+    let topic = topic.to_string();
+    if topic != GENERATION_DONE && topic != COMMUNITY {
         return Err(invalid());
     }
+    let community = topic == COMMUNITY;
     let now = state.now();
     let user_id = user_id.to_string();
     state
         .db
         .write(move |tx| {
             let mut current = settings(tx, &user_id)?;
-            current.generation_done = false;
+            if community {
+                current.community = CommunityMail::Off;
+            } else {
+                current.generation_done = false;
+            }
             // The account may be gone; then there is nothing to change.
             if crate::domains::auth::store::user_by_id(tx, &user_id)?.is_some() {
                 save(tx, &user_id, &current, now)?;
@@ -135,7 +196,5 @@ pub async fn unsubscribe(
             Ok::<_, ApiError>(())
         })
         .await?;
-    Ok(Json(Unsubscribed {
-        topic: topic.to_string(),
-    }))
+    Ok(Json(Unsubscribed { topic }))
 }

@@ -151,15 +151,11 @@ pub async fn patch_user(
             }
             match patch.disabled {
                 Some(true) if user.disabled_at.is_none() => {
-                    tx.execute(
-                        "UPDATE users SET disabled_at = ?2 WHERE id = ?1",
-                        params![id, now],
-                    )?;
-                    store::revoke_user_sessions(tx, &id, None, "account disabled", now)?;
+                    store::set_disabled(tx, &id, true, now)?;
                     audit::record(tx, Some(&actor), "user.disable", &user.username, "", now)?;
                 }
                 Some(false) if user.disabled_at.is_some() => {
-                    tx.execute("UPDATE users SET disabled_at = NULL WHERE id = ?1", [&id])?;
+                    store::set_disabled(tx, &id, false, now)?;
                     audit::record(tx, Some(&actor), "user.enable", &user.username, "", now)?;
                 }
                 _ => {}

@@ -371,6 +371,28 @@ pub fn revoke_session(
     Ok(changed > 0)
 }
 
+/// Suspends (signs out everywhere) or reinstates an account.
+pub fn set_disabled(
+    tx: &Transaction<'_>,
+    user_id: &str,
+    disabled: bool,
+    now: i64,
+) -> rusqlite::Result<()> {
+    if disabled {
+        tx.execute(
+            "UPDATE users SET disabled_at = ?2 WHERE id = ?1 AND disabled_at IS NULL",
+            params![user_id, now],
+        )?;
+        revoke_user_sessions(tx, user_id, None, "account disabled", now)?;
+    } else {
+        tx.execute(
+            "UPDATE users SET disabled_at = NULL WHERE id = ?1",
+            [user_id],
+        )?;
+    }
+    Ok(())
+}
+
 /// Revokes every session of the user except `keep`.
 pub fn revoke_user_sessions(
     tx: &Transaction<'_>,

@@ -382,6 +382,25 @@ pub async fn get(
     Ok(Json(own_asset(&state, &user, id).await?))
 }
 
+/// Tags as stored: trimmed, without a leading `#`, lower case, no repeats; at most 20
+/// of 1 to 32 characters each.
+pub fn clean_tags(tags: Vec<String>) -> ApiResult<Vec<String>> {
+    let mut clean: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().trim_start_matches('#').to_lowercase();
+        if tag.is_empty() || tag.chars().count() > 32 || tag.chars().any(char::is_control) {
+            return Err(ApiError::field("tags", "Tags are 1 to 32 characters."));
+        }
+        if !clean.contains(&tag) {
+            clean.push(tag);
+        }
+    }
+    if clean.len() > 20 {
+        return Err(ApiError::field("tags", "Use at most 20 tags."));
+    }
+    Ok(clean)
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssetPatch {
@@ -406,22 +425,9 @@ pub async fn patch(
         return Err(ApiError::field("title", "Use 1 to 120 characters."));
     }
     let tags = match patch.tags {
-        Some(tags) => {
-            let mut clean: Vec<String> = Vec::new();
-            for tag in tags {
-                let tag = tag.trim().trim_start_matches('#').to_lowercase();
-                if tag.is_empty() || tag.chars().count() > 32 || tag.chars().any(char::is_control) {
-                    return Err(ApiError::field("tags", "Tags are 1 to 32 characters."));
-                }
-                if !clean.contains(&tag) {
-                    clean.push(tag);
-                }
-            }
-            if clean.len() > 20 {
-                return Err(ApiError::field("tags", "Use at most 20 tags."));
-            }
-            Some(serde_json::to_string(&clean).map_err(|e| ApiError::Internal(e.into()))?)
-        }
+        Some(tags) => Some(
+            serde_json::to_string(&clean_tags(tags)?).map_err(|e| ApiError::Internal(e.into()))?,
+        ),
         None => None,
     };
     let asset_id = id.clone();

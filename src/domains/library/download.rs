@@ -1,6 +1,7 @@
 //! `GET /api/v1/assets/{id}/download`: an asset's file as an attachment, and for 3D
 //! models the same mesh in another format (GLB, binary STL, 3MF, or OBJ + MTL in a zip),
-//! converted from the stored file on request.
+//! converted from the stored file on request. Its owner and anyone who may see it
+//! shared (community posts) may download it.
 
 use std::sync::{Arc, LazyLock};
 
@@ -12,11 +13,11 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio_util::io::ReaderStream;
 
-use super::api::own_asset;
 use super::serve::content_disposition;
 use super::store::Asset;
 use crate::app::AppState;
-use crate::domains::auth::extract::{AuthUser, Scope};
+use crate::domains::auth::extract::{MaybeUser, Scope};
+use crate::domains::community::posts::sharing;
 use crate::engines::media::{self, Format};
 use crate::engines::mesh::{Mesh, write};
 use crate::error::{ApiError, ApiResult};
@@ -78,6 +79,22 @@ fn attachment(body: impl IntoResponse, mime: &str, filename: &str) -> Response {
         .into_response()
 }
 
+/// The asset if the viewer owns it or may see it shared; 404 otherwise.
+async fn readable_asset(state: &AppState, viewer: Option<String>, id: String) -> ApiResult<Asset> {
+    state
+        .db
+        .query(move |conn| {
+            let Some(asset) = super::store::get(conn, &id)? else {
+                return Ok(None);
+            };
+            let readable = viewer.as_deref() == Some(asset.user_id.as_str())
+                || sharing(conn, std::slice::from_ref(&asset.id), viewer.as_deref())?.viewer;
+            Ok(readable.then_some(asset))
+        })
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
 /// The stored file, streamed from disk.
 async fn stored_file(path: &std::path::Path, asset: &Asset) -> ApiResult<Response> {
     let file = tokio::fs::File::open(path)
@@ -100,12 +117,14 @@ fn stem(asset: &Asset) -> &str {
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn download(
     State(state): State<AppState>,
-    user: AuthUser,
+    MaybeUser(viewer): MaybeUser,
     Path(id): Path<String>,
     Query(query): Query<DownloadQuery>,
 ) -> ApiResult<Response> {
-    user.require_scope(Scope::Read)?;
-    let asset = own_asset(&state, &user, id).await?;
+    if let Some(viewer) = &viewer {
+        viewer.require_scope(Scope::Read)?;
+    }
+    let asset = readable_asset(&state, viewer.map(|v| v.user_id), id).await?;
     let wanted = match query.format.as_deref() {
         None => None,
         Some(name) => Some(

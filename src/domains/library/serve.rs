@@ -20,6 +20,7 @@ use super::store;
 use crate::app::AppState;
 use crate::domains::auth::extract::MaybeUser;
 use crate::domains::auth::store::Role;
+use crate::domains::community::posts::sharing;
 use crate::error::{ApiError, ApiResult};
 
 /// Bytes read from disk per body frame.
@@ -97,12 +98,19 @@ pub async fn serve(
 ) -> ApiResult<Response> {
     let path = state.blobs.path(&hash).ok_or(ApiError::NotFound)?;
     let lookup = hash.clone();
-    let access = state
+    let viewer_id = viewer.as_ref().map(|v| v.user_id.clone());
+    let (access, shared) = state
         .db
-        .query(move |conn| store::blob_access(conn, &lookup))
+        .query(move |conn| {
+            let Some(access) = store::blob_access(conn, &lookup)? else {
+                return Ok(None);
+            };
+            let shared = sharing(conn, &access.assets, viewer_id.as_deref())?;
+            Ok(Some((access, shared)))
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
-    let allowed = access.public
+    let allowed = shared.viewer
         || valid_link(&state, &hash, &query)
         || viewer
             .as_ref()
@@ -119,7 +127,7 @@ pub async fn serve(
         .map_err(|e| ApiError::Internal(e.into()))?
         .len();
     let etag = format!("\"{hash}\"");
-    let cache = if access.public {
+    let cache = if shared.everyone {
         "public, max-age=31536000, immutable"
     } else {
         "private, max-age=0, must-revalidate"

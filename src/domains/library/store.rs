@@ -383,8 +383,10 @@ fn mark_if_unreferenced(tx: &Transaction<'_>, hash: &str, now: i64) -> rusqlite:
 /// Who may see a blob: the owners of assets that use it, and everyone when one of them
 /// is public.
 pub struct BlobAccess {
+    /// The users whose assets use the blob.
     pub owners: Vec<String>,
-    pub public: bool,
+    /// Those assets.
+    pub assets: Vec<String>,
     /// MIME type and file name for the response (from an asset that uses it).
     pub mime: String,
     pub filename: String,
@@ -392,13 +394,13 @@ pub struct BlobAccess {
 
 pub fn blob_access(conn: &Connection, hash: &str) -> rusqlite::Result<Option<BlobAccess>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT user_id, visibility = 'public', mime, filename, blob_hash = ?1 FROM assets
+        "SELECT user_id, id, mime, filename, blob_hash = ?1 FROM assets
          WHERE blob_hash = ?1 OR thumb_hash = ?1 OR preview_hash = ?1",
     )?;
     let rows = stmt.query_map([hash], |r| {
         Ok((
             r.get::<_, String>(0)?,
-            r.get::<_, bool>(1)?,
+            r.get::<_, String>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
             r.get::<_, bool>(4)?,
@@ -406,7 +408,7 @@ pub fn blob_access(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Blo
     })?;
     let mut access: Option<BlobAccess> = None;
     for row in rows {
-        let (owner, public, mime, filename, is_original) = row?;
+        let (owner, asset, mime, filename, is_original) = row?;
         let (mime, filename) = if is_original {
             (mime, filename)
         } else {
@@ -422,12 +424,12 @@ pub fn blob_access(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Blo
         };
         let entry = access.get_or_insert(BlobAccess {
             owners: Vec::new(),
-            public: false,
+            assets: Vec::new(),
             mime,
             filename,
         });
         entry.owners.push(owner);
-        entry.public |= public;
+        entry.assets.push(asset);
     }
     Ok(access)
 }
