@@ -149,3 +149,11 @@ END;
 
 -- A profile picture: one of the user's own library images.
 ALTER TABLE users ADD COLUMN avatar_asset_id TEXT REFERENCES assets(id) ON DELETE SET NULL;
+
+-- A person's follower count ranks them in people search.
+CREATE TRIGGER follows_search_insert AFTER INSERT ON follows BEGIN
+    INSERT INTO search_outbox (kind, key) VALUES ('user', NEW.followee_id);
+END;
+CREATE TRIGGER follows_search_delete AFTER DELETE ON follows BEGIN
+    INSERT INTO search_outbox (kind, key) VALUES ('user', OLD.followee_id);
+END;

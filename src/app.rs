@@ -1,6 +1,6 @@
 //! The state every request handler shares: configuration and the platform services.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::config::Config;
 use crate::domains::auth::oidc::OidcClients;
@@ -11,6 +11,7 @@ use crate::platform::db::Db;
 use crate::platform::jobs::JobBoard;
 use crate::platform::mail::Mailer;
 use crate::platform::rate_limit::RateLimiter;
+use crate::platform::search::Search;
 use crate::platform::secrets::InstallSecrets;
 
 #[derive(Clone)]
@@ -27,6 +28,9 @@ pub struct AppState {
     pub jobs: JobBoard,
     /// Models, the ONNX runtime and the loaded-model cache.
     pub generation: Arc<Engine>,
+    /// The search index, opened when the server starts (command-line tools that build
+    /// an `AppState` leave it closed, so they never contend with a running server).
+    pub search: Arc<OnceLock<Arc<Search>>>,
 }
 
 impl AppState {

@@ -68,6 +68,11 @@ pub enum Command {
         #[command(subcommand)]
         command: BlobsCommand,
     },
+    /// The full-text search index.
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
     /// Image models.
     Models {
         #[command(subcommand)]
@@ -90,6 +95,13 @@ pub enum ModelsCommand {
     Verify { id: String },
     /// Removes a model and its files.
     Remove { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum SearchCommand {
+    /// Rebuilds the index from the database (a running server does it and keeps
+    /// answering searches meanwhile).
+    Reindex,
 }
 
 #[derive(Subcommand)]
@@ -217,6 +229,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "Created administrator {username} ({id}). Sign in at {}/login",
                 state.config.public_base()
             );
+            Ok(())
+        }
+        Command::Search {
+            command: SearchCommand::Reindex,
+        } => {
+            let data_dir = crate::platform::data_dir::DataDir::open(config.data_dir())?;
+            let state = crate::server::open_state(config).await?;
+            let report = crate::platform::search::reindex(
+                &data_dir.index_dir(),
+                &state.db,
+                std::sync::Arc::new(crate::domains::community::search::Documents),
+            )
+            .await?;
+            println!("{report}");
             Ok(())
         }
         Command::Blobs { command } => {

@@ -38,6 +38,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub storage: StorageConfig,
     pub generation: GenerationConfig,
+    pub community: CommunityConfig,
     pub smtp: SmtpConfig,
     /// OpenID Connect providers users may sign in with.
     pub oidc: Vec<OidcProviderConfig>,
@@ -90,6 +91,22 @@ impl Default for StorageConfig {
             default_quota_bytes: 10 * 1024 * 1024 * 1024,
             gc_grace_seconds: 24 * 3600,
             max_triangles: crate::engines::mesh::read::MAX_TRIANGLES as u64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommunityConfig {
+    /// For how many hours after signing up an account gets the stricter rate limits on
+    /// posting, commenting, reacting and following.
+    pub new_account_hours: i64,
+}
+
+impl Default for CommunityConfig {
+    fn default() -> Self {
+        Self {
+            new_account_hours: 24,
         }
     }
 }
@@ -186,6 +203,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
             generation: GenerationConfig::default(),
+            community: CommunityConfig::default(),
             smtp: SmtpConfig::default(),
             oidc: Vec::new(),
             clock_offset_seconds: 0,
@@ -301,6 +319,9 @@ impl Config {
             if url.scheme() != "http" && url.scheme() != "https" {
                 bail!("public_url must start with http:// or https://");
             }
+        }
+        if self.community.new_account_hours < 0 {
+            bail!("community.new_account_hours must be 0 or more");
         }
         if self.auth.access_token_seconds < 60 || self.auth.access_token_seconds > 3600 {
             bail!("auth.access_token_seconds must be between 60 and 3600");

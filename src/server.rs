@@ -36,6 +36,7 @@ use crate::platform::jobs::JobBoard;
 use crate::platform::mail::Mailer;
 use crate::platform::migrations;
 use crate::platform::rate_limit::RateLimiter;
+use crate::platform::search::Search;
 use crate::platform::secrets::InstallSecrets;
 use crate::platform::tokens::constant_time_eq;
 
@@ -100,6 +101,7 @@ pub async fn open_state(config: Config) -> anyhow::Result<AppState> {
         oidc,
         jobs: JobBoard::new(),
         generation,
+        search: Arc::default(),
         config: Arc::new(config),
         db,
         limiter: RateLimiter::new(clock),
@@ -340,6 +342,15 @@ pub async fn launch_with_listener(
     ));
     tokio::spawn(domains::community::notifications::run_mailer(
         state.clone(),
+        shutdown.subscribe(),
+    ));
+    let search = Search::open(&DataDir::open(state.config.data_dir())?.index_dir())?;
+    if state.search.set(search.clone()).is_err() {
+        anyhow::bail!("the search index is already open in this process");
+    }
+    tokio::spawn(search.run_writer(
+        state.db.clone(),
+        Arc::new(domains::community::search::Documents),
         shutdown.subscribe(),
     ));
     crate::domains::auth::password::warm_up_in_background();

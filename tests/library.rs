@@ -10,16 +10,7 @@ use std::path::Path;
 use image::{DynamicImage, ImageFormat};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Server, problem};
-
-fn png(width: u32, height: u32, seed: u8) -> Vec<u8> {
-    let image = DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x as u8).wrapping_add(seed), y as u8, seed])
-    }));
-    let mut out = Cursor::new(Vec::new());
-    image.write_to(&mut out, ImageFormat::Png).unwrap();
-    out.into_inner()
-}
+use support::{Server, png, problem};
 
 /// A JPEG carrying EXIF with GPS coordinates and orientation 6 (rotate 90° clockwise).
 fn jpeg_with_gps(width: u32, height: u32) -> Vec<u8> {
@@ -146,14 +137,13 @@ async fn public_files_are_cacheable_with_etag_and_ranges() {
     let server = Server::start().await;
     let ann = server.verified_user("ann").await;
     let asset = ann.uploaded("public.png", png(40, 40, 1)).await;
-    // Publishing arrives with the community; here the row is made public directly.
-    server
-        .db()
-        .execute(
-            "UPDATE assets SET visibility = 'public' WHERE id = ?1",
-            [asset["id"].as_str().unwrap()],
+    let shared = ann
+        .post(
+            "/api/v1/posts",
+            json!({"asset_id": asset["id"], "title": "Public"}),
         )
-        .unwrap();
+        .await;
+    assert_eq!(shared.status(), StatusCode::CREATED);
     let url = format!("{}{}", server.url, asset["url"].as_str().unwrap());
     let client = reqwest::Client::new();
     let full = client.get(&url).send().await.unwrap();

@@ -2,11 +2,12 @@
 // loads config + current user, and renders pages chosen by the router.
 
 import { post, onAuthLost } from './api.js';
-import { state, subscribe, loadConfig, loadMe, setMe, isAdmin, instanceName } from './state.js';
+import { state, subscribe, loadConfig, loadMe, setMe, isAdmin, isModerator, instanceName } from './state.js';
 import { startRouter, resolve, navigate, safeNext, currentKey } from './router.js';
-import { h, icon, logo, avatar, toast, toastError, spinner, startClock, errorBox } from './ui.js';
+import { h, icon, logo, avatar, toast, toastError, spinner, startClock, errorBox, menuButton } from './ui.js';
 import { themeToggle } from './theme.js';
 import { resumeWatching, stopWatching, onGenerations, activeGenerations } from './generations.js';
+import { watchUnread, refreshUnread, onUnread } from './unread.js';
 
 const root = document.getElementById('app');
 
@@ -54,6 +55,22 @@ function syncGenCount() {
 }
 onGenerations(syncGenCount);
 
+// The bell: unread community notifications (counted by unread.js).
+const bellCount = h('span', { class: 'bell-count', testid: 'notifications-badge', hidden: true });
+const bellLabel = h('span', { class: 'visually-hidden' }, 'Notifications');
+const bell = h('a', { href: '/notifications', class: 'icon-btn bell', testid: 'nav-notifications', title: 'Notifications', dataset: { nav: '/notifications' } }, icon('bell'), bellLabel, bellCount);
+const bellLive = h('span', { class: 'visually-hidden', 'aria-live': 'polite', testid: 'notifications-live' });
+let bellShown = 0;
+onUnread((n) => {
+  bellCount.hidden = n === 0;
+  bellCount.textContent = n > 99 ? '99+' : String(n);
+  bellLabel.textContent = n ? `Notifications, ${n} unread` : 'Notifications';
+  bell.classList.toggle('has-unread', n > 0);
+  // Announce new ones (not the count going down as they are read).
+  if (n > bellShown) bellLive.textContent = `${n} unread ${n === 1 ? 'notification' : 'notifications'}`;
+  bellShown = n;
+});
+
 function brand() {
   return h(
     'a',
@@ -80,6 +97,7 @@ function renderSidebar() {
         h('li', {}, navLink('/', 'Home', 'home', 'nav-home')),
         h('li', {}, navLink('/generate', 'Generate', 'sparkles', 'nav-generate', genCount)),
         h('li', {}, navLink('/library', 'Library', 'library', 'nav-library')),
+        h('li', {}, navLink('/community', 'Community', 'community', 'nav-community')),
       ),
     ),
     h(
@@ -110,7 +128,17 @@ function renderSidebar() {
           h('li', {}, navLink('/admin/settings', 'Instance settings', 'sliders', 'nav-admin-settings')),
           h('li', {}, navLink('/admin/mail', 'Mail', 'mail', 'nav-admin-mail')),
           h('li', {}, navLink('/admin/audit', 'Audit log', 'list', 'nav-admin-audit')),
+          h('li', {}, navLink('/moderation', 'Moderation', 'flag', 'nav-moderation')),
         ),
+      ),
+    );
+  } else if (isModerator()) {
+    sections.push(
+      h(
+        'nav',
+        { class: 'nav', 'aria-labelledby': 'nav-h-moderation' },
+        h('h2', { class: 'nav-heading', id: 'nav-h-moderation' }, 'Moderation'),
+        h('ul', { role: 'list' }, h('li', {}, navLink('/moderation', 'Reports', 'flag', 'nav-moderation'))),
       ),
     );
   }
@@ -133,7 +161,7 @@ sidebar.addEventListener('click', (ev) => {
 
 function markActive() {
   const p = location.pathname.replace(/\/+$/, '') || '/';
-  for (const a of sidebar.querySelectorAll('a[data-nav]')) {
+  for (const a of document.querySelectorAll('.sidebar a[data-nav], .topbar a[data-nav]')) {
     const nav = a.dataset.nav;
     // Sub-pages (e.g. /library/{id}) keep their section highlighted.
     if (nav === p || (nav !== '/' && p.startsWith(`${nav}/`))) a.setAttribute('aria-current', 'page');
@@ -141,75 +169,35 @@ function markActive() {
   }
 }
 
-// --- user menu (menu button pattern: arrows, Home/End, Escape, Tab) ---------
-
-let outsideClose = null;
-document.addEventListener('click', (ev) => {
-  if (outsideClose) outsideClose(ev);
-});
+// --- user menu ---------------------------------------------------------------
 
 function userMenu(me) {
-  const listId = 'user-menu-list';
   const btn = h(
     'button',
-    { type: 'button', class: 'user-btn', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': listId, testid: 'user-menu' },
+    { type: 'button', class: 'user-btn', testid: 'user-menu' },
     avatar(me, 'sm'),
     h('span', { class: 'user-btn-name', title: me.display_name || me.username }, me.display_name || me.username),
     icon('chevronDown', 'chev'),
   );
   btn.setAttribute('aria-label', `Account menu for ${me.username}`);
-  const item = (el) => {
-    el.setAttribute('role', 'menuitem');
-    el.setAttribute('tabindex', '-1');
-    return el;
-  };
-  const signOutBtn = item(h('button', { type: 'button', class: 'menu-item menu-item-danger', testid: 'signout' }, icon('logout'), h('span', {}, 'Sign out')));
-  const list = h(
-    'div',
-    { class: 'menu', id: listId, role: 'menu', 'aria-label': 'Account', hidden: true },
-    h('div', { class: 'menu-head', role: 'presentation' }, h('p', { class: 'menu-name', title: me.display_name || me.username }, me.display_name || me.username), h('p', { class: 'menu-email', title: me.email }, me.email)),
-    item(h('a', { href: '/settings/profile', class: 'menu-item' }, icon('user'), h('span', {}, 'Profile'))),
-    item(h('a', { href: '/settings/security', class: 'menu-item' }, icon('shield'), h('span', {}, 'Security'))),
-    item(h('a', { href: '/settings/tokens', class: 'menu-item' }, icon('key'), h('span', {}, 'API tokens'))),
-    h('div', { class: 'menu-sep', role: 'separator' }),
-    signOutBtn,
-  );
-  const items = () => [...list.querySelectorAll('[role="menuitem"]')];
-  const open = (focusIdx = 0) => {
-    list.hidden = false;
-    btn.setAttribute('aria-expanded', 'true');
-    const all = items();
-    if (all.length) all[(focusIdx + all.length) % all.length].focus();
-  };
-  const close = (refocus = true) => {
-    if (list.hidden) return;
-    list.hidden = true;
-    btn.setAttribute('aria-expanded', 'false');
-    if (refocus) btn.focus();
-  };
-  btn.addEventListener('click', () => (list.hidden ? open(0) : close()));
-  btn.addEventListener('keydown', (ev) => {
-    if (ev.key === 'ArrowDown') { ev.preventDefault(); open(0); }
-    if (ev.key === 'ArrowUp') { ev.preventDefault(); open(-1); }
-  });
-  list.addEventListener('keydown', (ev) => {
-    const all = items();
-    const i = all.indexOf(document.activeElement);
-    if (ev.key === 'ArrowDown') { ev.preventDefault(); all[(i + 1) % all.length].focus(); }
-    else if (ev.key === 'ArrowUp') { ev.preventDefault(); all[(i - 1 + all.length) % all.length].focus(); }
-    else if (ev.key === 'Home') { ev.preventDefault(); all[0].focus(); }
-    else if (ev.key === 'End') { ev.preventDefault(); all[all.length - 1].focus(); }
-    else if (ev.key === 'Escape') { ev.preventDefault(); ev.stopPropagation(); close(); }
-    else if (ev.key === 'Tab') close(false);
-  });
-  list.addEventListener('click', (ev) => {
-    if (ev.target instanceof Element && ev.target.closest('[role="menuitem"]')) close(false);
-  });
-  outsideClose = (ev) => {
-    if (!list.hidden && ev.target instanceof Node && !list.contains(ev.target) && !btn.contains(ev.target)) close(false);
-  };
+  const signOutBtn = h('button', { type: 'button', class: 'menu-item menu-item-danger', testid: 'signout' }, icon('logout'), h('span', {}, 'Sign out'));
   signOutBtn.addEventListener('click', () => signOut(false));
-  return h('div', { class: 'user-menu' }, btn, list);
+  return menuButton(
+    btn,
+    [
+      h('a', { href: `/u/${encodeURIComponent(me.username)}`, class: 'menu-item', testid: 'menu-public-profile' }, icon('globe'), h('span', {}, 'Public profile')),
+      h('a', { href: '/settings/profile', class: 'menu-item' }, icon('user'), h('span', {}, 'Profile')),
+      h('a', { href: '/settings/security', class: 'menu-item' }, icon('shield'), h('span', {}, 'Security')),
+      h('a', { href: '/settings/tokens', class: 'menu-item' }, icon('key'), h('span', {}, 'API tokens')),
+      h('div', { class: 'menu-sep', role: 'separator' }),
+      signOutBtn,
+    ],
+    {
+      id: 'user-menu-list',
+      label: 'Account',
+      head: h('div', { class: 'menu-head', role: 'presentation' }, h('p', { class: 'menu-name', title: me.display_name || me.username }, me.display_name || me.username), h('p', { class: 'menu-email', title: me.email }, me.email)),
+    },
+  );
 }
 
 export async function signOut(all) {
@@ -227,7 +215,6 @@ export async function signOut(all) {
 function renderTopbar() {
   const left = [];
   menuBtn = null;
-  outsideClose = null;
   if (state.me) {
     menuBtn = h('button', { type: 'button', class: 'icon-btn menu-toggle', 'aria-label': 'Open navigation', 'aria-controls': 'sidebar', 'aria-expanded': 'false' }, icon('menu'));
     menuBtn.addEventListener('click', () => setDrawer(!root.classList.contains('nav-open')));
@@ -237,8 +224,10 @@ function renderTopbar() {
   }
   const right = [themeToggle()];
   if (state.me) {
+    right.unshift(bell);
     right.push(userMenu(state.me));
   } else {
+    left.push(h('a', { href: '/community', class: 'btn btn-ghost btn-sm topbar-link', testid: 'nav-community', 'aria-label': 'Community', dataset: { nav: '/community' } }, icon('community'), h('span', { class: 'topbar-link-text' }, 'Community')));
     right.push(h('a', { href: '/login', class: 'btn btn-ghost btn-sm', testid: 'nav-signin' }, 'Sign in'));
     if (state.config.signup_mode !== 'closed') right.push(h('a', { href: '/signup', class: 'btn btn-primary btn-sm', testid: 'nav-signup' }, 'Create account'));
   }
@@ -302,6 +291,7 @@ function renderChrome() {
     if (who) resumeWatching();
     syncGenCount();
   }
+  watchUnread(!!state.me);
   renderSidebar();
   renderTopbar();
   renderBanner();
@@ -322,6 +312,7 @@ async function renderPage({ initial }) {
   const signal = controller.signal;
   setDrawer(false);
   markActive();
+  if (!initial) refreshUnread();
 
   const url = new URL(location.href);
   const r = resolve(url.pathname);
@@ -342,7 +333,7 @@ async function renderPage({ initial }) {
   if (seq !== renderSeq) return;
 
   const access = page.access || 'any';
-  if ((access === 'user' || access === 'admin') && !state.me) {
+  if ((access === 'user' || access === 'admin' || access === 'moderator') && !state.me) {
     navigate(`/login?next=${encodeURIComponent(currentKey())}`, { replace: true });
     return;
   }
@@ -354,10 +345,10 @@ async function renderPage({ initial }) {
   let title = null;
   main.replaceChildren();
   main.dataset.page = r.path;
-  if (access === 'admin' && !isAdmin()) {
+  if ((access === 'admin' && !isAdmin()) || (access === 'moderator' && !isModerator())) {
     title = 'Not allowed';
     const mod = await import('./pages/not-found.js');
-    mod.forbidden(main);
+    mod.forbidden(main, access);
   } else {
     try {
       await page.render(main, { url, params: url.searchParams, route: r.route || {}, signal });
@@ -418,7 +409,7 @@ async function boot() {
     return;
   }
 
-  root.replaceChildren(sidebar, h('div', { class: 'main-col' }, topbar, bannerSlot, main, footer), scrim);
+  root.replaceChildren(sidebar, h('div', { class: 'main-col' }, topbar, bannerSlot, main, footer), scrim, bellLive);
   renderChrome();
   subscribe(renderChrome);
   skipLinkFix();

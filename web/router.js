@@ -24,11 +24,19 @@ const routes = new Map([
   ['/generate', () => import('./pages/generate.js')],
   ['/make-3d', () => import('./pages/make-3d.js')],
   ['/admin/models', () => import('./pages/admin-models.js')],
+  ['/community', () => import('./pages/community.js')],
+  ['/search', () => import('./pages/search.js')],
+  ['/notifications', () => import('./pages/notifications.js')],
+  ['/moderation', () => import('./pages/moderation.js')],
 ]);
 
 // Parameterised routes: [pattern, name, loader]. The pattern's named groups become
 // the page's `route` params (URL-decoded), e.g. /library/abc -> { id: 'abc' }.
-const patterns = [[/^\/library\/(?<id>[^/]+)$/, '/library/:id', () => import('./pages/asset.js')]];
+const patterns = [
+  [/^\/library\/(?<id>[^/]+)$/, '/library/:id', () => import('./pages/asset.js')],
+  [/^\/p\/(?<id>[^/]+)$/, '/p/:id', () => import('./pages/post.js')],
+  [/^\/u\/(?<username>[^/]+)$/, '/u/:username', () => import('./pages/profile.js')],
+];
 
 const redirects = new Map([
   ['/settings', '/settings/profile'],

@@ -55,6 +55,11 @@ export function isAdmin() {
   return !!(state.me && state.me.role === 'admin');
 }
 
+/** Moderators and administrators handle reports (/moderation). */
+export function isModerator() {
+  return !!(state.me && (state.me.role === 'moderator' || state.me.role === 'admin'));
+}
+
 export function instanceName() {
   return (state.config && state.config.instance_name) || 'StrataMake';
 }

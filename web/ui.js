@@ -118,6 +118,21 @@ const ICONS = {
   terminal: `${rect(3, 4, 18, 16, 2)}M7 9l3 3-3 3M13 15h4`,
   cpu: `${rect(6, 6, 12, 12, 2)}M9 2v4M15 2v4M9 18v4M15 18v4M2 9h4M2 15h4M18 9h4M18 15h4`,
   stop: rect(6, 6, 12, 12, 2.5),
+  bell: 'M6 16.5V11a6 6 0 0 1 12 0v5.5l1.5 1.5h-15zM10 20.5a2 2 0 0 0 4 0',
+  message: 'M20.5 11.5a8 8 0 0 1-11.9 7l-4.6 1.3 1.3-4.4a8 8 0 1 1 15.2-3.9z',
+  heart: 'M12 20s-7.5-4.6-9.3-9.4A4.9 4.9 0 0 1 12 6.3a4.9 4.9 0 0 1 9.3 4.3C19.5 15.4 12 20 12 20z',
+  flag: 'M5 21V4M5 4h12l-2.5 4.5L17 13H5',
+  more: `${circ(5.5, 12, 1.2)}${circ(12, 12, 1.2)}${circ(18.5, 12, 1.2)}`,
+  userPlus: `${circ(9, 8, 4)}M2.5 21a6.5 6.5 0 0 1 13 0M19 8v6M16 11h6`,
+  userCheck: `${circ(9, 8, 4)}M2.5 21a6.5 6.5 0 0 1 13 0M16 11l2 2 4-4`,
+  ban: `${circ(12, 12, 9)}M5.7 5.7l12.6 12.6`,
+  send: 'M21 3 10.5 13.5M21 3l-6.5 18-4-7.5L3 9.5z',
+  smile: `${circ(12, 12, 9)}M8.5 14.5a4.5 4.5 0 0 0 7 0M9 9.5h.01M15 9.5h.01`,
+  reply: 'M9.5 14.5 4.5 9.5l5-5M4.5 9.5h10a5.5 5.5 0 0 1 5.5 5.5v5',
+  link: 'M10 14a4.5 4.5 0 0 0 6.4 0l3-3a4.5 4.5 0 0 0-6.4-6.4l-1 1M14 10a4.5 4.5 0 0 0-6.4 0l-3 3a4.5 4.5 0 0 0 6.4 6.4l1-1',
+  trending: 'M3 17l6-6 4 4 8-8M15 7h6v6',
+  hash: 'M5 9h15M4 15h15M10 3 8 21M16 3l-2 18',
+  calendar: `${rect(3, 5, 18, 16, 2)}M3 10h18M8 3v4M16 3v4`,
 };
 
 export function icon(name, cls = '') {
@@ -306,7 +321,14 @@ export function avatar(me, size = 'md') {
     .toUpperCase();
   let hash = 0;
   for (const ch of (me && me.username) || name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  return h('span', { class: `avatar avatar-${size} avatar-hue-${hash % 6}`, 'aria-hidden': 'true' }, initials || '?');
+  const el = h('span', { class: `avatar avatar-${size} avatar-hue-${hash % 6}`, 'aria-hidden': 'true' }, initials || '?');
+  // A picture when there is one (community profiles); the initials stay if it fails.
+  if (me && me.avatar_url) {
+    const img = h('img', { src: me.avatar_url, alt: '', class: 'avatar-img', loading: 'lazy', decoding: 'async' });
+    img.addEventListener('error', () => img.remove());
+    el.appendChild(img);
+  }
+  return el;
 }
 
 export function pageHeader(title, subtitle, ...actions) {
@@ -746,6 +768,173 @@ export function onSubmit(form, handler, { extraValidate, busyLabel } = {}) {
       }
     }
   });
+}
+
+// ---------------------------------------------------------------------------
+// Tag editor (asset page, community posts)
+// ---------------------------------------------------------------------------
+
+/** A tag as stored: trimmed, without leading #, lower case, at most `max` characters. */
+export const cleanTag = (raw, max = 32) => String(raw).replace(/\s+/g, ' ').trim().replace(/^#+/, '').trim().toLowerCase().slice(0, max);
+
+/**
+ * Chips with remove buttons and an input: Enter or comma adds, Backspace in the empty
+ * input removes the last one, a pasted "a, b, c" adds each. `onChange(next)` runs after
+ * every change the user makes. Returns { el, input, tags(), set(tags) }; set() redraws
+ * without calling onChange. `testids`: { list, chip, remove, input }.
+ */
+export function tagEditor({ tags = [], id, max = 20, maxLength = 32, placeholder = 'Add a tag\u2026', describedBy, testids = {}, onChange = () => {} }) {
+  let current = tags.slice();
+  const list = h('ul', { class: 'tag-list', role: 'list', testid: testids.list, 'aria-label': 'Tags' });
+  const input = h('input', { type: 'text', id, class: 'tag-input', testid: testids.input, placeholder, maxlength: String(maxLength), autocomplete: 'off', enterkeyhint: 'enter', 'aria-describedby': describedBy });
+  const el = h('div', { class: 'tag-editor' }, list, input);
+  el.addEventListener('click', (ev) => {
+    if (ev.target === el || ev.target === list) input.focus();
+  });
+
+  function render() {
+    // Re-rendering must not drop keyboard focus from a remove button.
+    const focused = list.contains(document.activeElement) ? document.activeElement.closest('[data-tag]') : null;
+    const focusIndex = focused ? [...list.children].indexOf(focused) : -1;
+    list.replaceChildren(
+      ...current.map((t) => {
+        const rm = h('button', { type: 'button', class: 'tag-remove', testid: testids.remove, 'aria-label': `Remove tag ${t}` }, icon('x'));
+        rm.addEventListener('click', () => {
+          const i = current.indexOf(t);
+          change(current.filter((x) => x !== t));
+          // Keep keyboard users in the list: focus the neighbour's remove button, else the input.
+          const btns = list.querySelectorAll('.tag-remove');
+          (btns[Math.min(i, btns.length - 1)] || input).focus();
+        });
+        return h('li', { class: 'tag-chip', testid: testids.chip, dataset: { tag: t } }, h('span', { class: 'tag-text' }, t), rm);
+      }),
+    );
+    if (focusIndex >= 0) {
+      const btns = list.querySelectorAll('.tag-remove');
+      (btns[Math.min(focusIndex, btns.length - 1)] || input).focus();
+    }
+  }
+  function change(next) {
+    current = next;
+    render();
+    onChange(current.slice());
+  }
+  function add(raw) {
+    const t = cleanTag(raw, maxLength);
+    if (!t) return;
+    if (current.includes(t)) {
+      toast(`\u201c${t}\u201d is already a tag`, 'info');
+      return;
+    }
+    if (current.length >= max) {
+      toast(`At most ${max} tags`, 'error');
+      return;
+    }
+    change([...current, t]);
+  }
+  input.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' || ev.key === ',') {
+      ev.preventDefault();
+      const v = input.value;
+      input.value = '';
+      add(v);
+    } else if (ev.key === 'Backspace' && !input.value && current.length) {
+      ev.preventDefault();
+      change(current.slice(0, -1));
+    }
+  });
+  input.addEventListener('paste', (ev) => {
+    const text = ev.clipboardData ? ev.clipboardData.getData('text') : '';
+    if (!text.includes(',')) return;
+    ev.preventDefault();
+    let next = current.slice();
+    for (const t of text.split(',').map((x) => cleanTag(x, maxLength))) if (t && !next.includes(t) && next.length < max) next = [...next, t];
+    if (next.length !== current.length) change(next);
+  });
+  render();
+  return {
+    el,
+    input,
+    tags: () => {
+      // Text still in the input counts (a form submitted without pressing Enter).
+      const pending = cleanTag(input.value, maxLength);
+      return pending && !current.includes(pending) && current.length < max ? [...current, pending] : current.slice();
+    },
+    set(next) {
+      current = next.slice();
+      render();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Menu buttons (user menu, "more" menus): arrows, Home/End, Escape, Tab
+// ---------------------------------------------------------------------------
+
+const openMenus = new Set();
+document.addEventListener('click', (ev) => {
+  for (const m of [...openMenus]) m(ev);
+});
+
+/**
+ * A button that opens a menu of `items` (buttons or links; each becomes a menuitem and
+ * closes the menu when chosen). `head` is an optional non-interactive first block.
+ * Returns the wrapper (position: relative) holding both.
+ */
+export function menuButton(btn, items, { label, head, id = `menu-${Math.random().toString(36).slice(2, 9)}`, cls = '' } = {}) {
+  btn.setAttribute('aria-haspopup', 'menu');
+  btn.setAttribute('aria-expanded', 'false');
+  btn.setAttribute('aria-controls', id);
+  for (const el of items) {
+    if (!el.classList.contains('menu-sep')) {
+      el.setAttribute('role', 'menuitem');
+      el.setAttribute('tabindex', '-1');
+    }
+  }
+  const list = h('div', { class: `menu ${cls}`.trim(), id, role: 'menu', 'aria-label': label, hidden: true }, head || null, items);
+  const all = () => [...list.querySelectorAll('[role="menuitem"]')];
+  let attached = false;
+  const open = (focusIdx = 0) => {
+    attached = true;
+    list.hidden = false;
+    btn.setAttribute('aria-expanded', 'true');
+    const els = all();
+    if (els.length) els[(focusIdx + els.length) % els.length].focus();
+  };
+  const close = (refocus = true) => {
+    if (list.hidden) return;
+    list.hidden = true;
+    btn.setAttribute('aria-expanded', 'false');
+    if (refocus) btn.focus();
+  };
+  btn.addEventListener('click', () => (list.hidden ? open(0) : close()));
+  btn.addEventListener('keydown', (ev) => {
+    if (ev.key === 'ArrowDown') { ev.preventDefault(); open(0); }
+    if (ev.key === 'ArrowUp') { ev.preventDefault(); open(-1); }
+  });
+  list.addEventListener('keydown', (ev) => {
+    const els = all();
+    const i = els.indexOf(document.activeElement);
+    if (ev.key === 'ArrowDown') { ev.preventDefault(); els[(i + 1) % els.length].focus(); }
+    else if (ev.key === 'ArrowUp') { ev.preventDefault(); els[(i - 1 + els.length) % els.length].focus(); }
+    else if (ev.key === 'Home') { ev.preventDefault(); els[0].focus(); }
+    else if (ev.key === 'End') { ev.preventDefault(); els[els.length - 1].focus(); }
+    else if (ev.key === 'Escape') { ev.preventDefault(); ev.stopPropagation(); close(); }
+    else if (ev.key === 'Tab') close(false);
+  });
+  list.addEventListener('click', (ev) => {
+    if (ev.target instanceof Element && ev.target.closest('[role="menuitem"]')) close(false);
+  });
+  const wrap = h('div', { class: 'menu-wrap' }, btn, list);
+  const outside = (ev) => {
+    if (!wrap.isConnected) {
+      if (attached) openMenus.delete(outside); // the page was replaced
+      return;
+    }
+    if (!list.hidden && ev.target instanceof Node && !wrap.contains(ev.target)) close(false);
+  };
+  openMenus.add(outside);
+  return wrap;
 }
 
 // ---------------------------------------------------------------------------

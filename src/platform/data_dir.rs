@@ -54,6 +54,11 @@ impl DataDir {
         self.root.join("blobs")
     }
 
+    /// The full-text search index (generations `gen-N/` and the `CURRENT` pointer).
+    pub fn index_dir(&self) -> PathBuf {
+        self.root.join("index")
+    }
+
     /// Installed models, one folder per model id.
     pub fn models_dir(&self) -> PathBuf {
         self.root.join("models")

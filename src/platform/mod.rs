@@ -1,6 +1,6 @@
 //! Infrastructure with no domain knowledge: data-dir layout, clock, database,
-//! migrations, the job queue, mail, rate limits, random tokens and the personal-data
-//! registry.
+//! migrations, the job queue, mail, rate limits, full-text search, random tokens and the
+//! personal-data registry.
 
 pub mod blobs;
 pub mod clock;
@@ -12,5 +12,6 @@ pub mod mail;
 pub mod migrations;
 pub mod personal_data;
 pub mod rate_limit;
+pub mod search;
 pub mod secrets;
 pub mod tokens;

@@ -528,6 +528,16 @@ impl Api {
     }
 }
 
+/// A small PNG whose pixels depend on `seed`.
+pub fn png(width: u32, height: u32, seed: u8) -> Vec<u8> {
+    let image = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x as u8).wrapping_add(seed), y as u8, seed])
+    }));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
 /// Asserts a problem+json answer with `status` and returns its body.
 pub async fn problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status);

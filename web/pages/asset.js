@@ -3,29 +3,19 @@
 // (with "use these settings again" / "use as start image" / "make a 3D model"), download
 // and delete.
 
-import { h, icon, toast, errorMessage, spinner, confirmAction, copyIconButton, formatBytes, absoluteTime, relativeTime, badge, asText } from '../ui.js';
+import { h, icon, toast, errorMessage, spinner, confirmAction, copyIconButton, formatBytes, absoluteTime, relativeTime, badge, tagEditor } from '../ui.js';
 import { get, patch, del, ApiError } from '../api.js';
 import { navigate } from '../router.js';
 import { instanceName } from '../state.js';
 import { assetTitle, formatLabel, kindLabel, dimensions, placeholderTile, libraryHref, modelUrl, meshFacts, printableBadge, modelDownloads } from './library-common.js';
 import { mountViewer } from '../viewer.js';
-import { paramFacts } from './generate-common.js';
+import { generationList } from './generate-common.js';
 
 const MAX_TITLE = 120; // the server accepts 1 to 120 characters
 const MAX_TAG = 32; // tags are 1 to 32 characters, at most 20 per asset, stored lowercase
 const MAX_TAGS = 20;
 
-// Generation parameters shown first, in this order; everything else follows alphabetically.
-const PARAM_ORDER = ['model', 'seed', 'steps', 'cfg_scale', 'guidance', 'sampler', 'scheduler', 'width', 'height', 'strength'];
-const PARAM_LABELS = { cfg_scale: 'CFG scale', cfg: 'CFG scale', seed: 'Seed', steps: 'Steps', sampler: 'Sampler', scheduler: 'Scheduler', model: 'Model', width: 'Width', height: 'Height', strength: 'Strength', guidance: 'Guidance' };
-
 let current = null; // the asset on screen, for the document title
-
-function humanKey(k) {
-  if (PARAM_LABELS[k]) return PARAM_LABELS[k];
-  const s = String(k).replace(/[_-]+/g, ' ').trim();
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}
 
 function backLink() {
   return h('a', { href: libraryHref(), class: 'back-link', testid: 'asset-back' }, icon('arrowLeft'), h('span', {}, 'Library'));
@@ -43,9 +33,6 @@ function notFound(main) {
     ),
   );
 }
-
-// Parameters shown by paramFacts() or not worth showing; anything else is listed after them.
-const HIDDEN_PARAMS = new Set(['prompt', 'negative_prompt', 'model', 'model_name', 'model_hash', 'width', 'height', 'seed', 'steps', 'guidance_scale', 'scheduler', 'strength', 'source_asset_id', 'count', 'job_id']);
 
 const generateHref = (key, asset) => `/generate?${key}=${encodeURIComponent(asset.id)}`;
 
@@ -70,59 +57,19 @@ function modelSection(asset) {
   );
 }
 
-const MODE_LABELS = { relief: 'Relief', lithophane: 'Lithophane', extrusion: 'Silhouette' };
-const MM_PARAMS = { width_mm: 'Width', base_mm: 'Base', max_height_mm: 'Relief height', height_mm: 'Height', min_thickness_mm: 'Thinnest', max_thickness_mm: 'Thickest', max_error_mm: 'Detail tolerance' };
-
-/** A 3D model's settings in words: "Lithophane", "12 mm", "Curved, 120°". */
-function readableMeshParams(params) {
-  const p = { ...params };
-  const out = {};
-  if (p.mode) out.mode = MODE_LABELS[p.mode] || p.mode;
-  if (p.shape) out.shape = p.shape.kind === 'curved' ? `Curved, ${p.shape.angle_degrees}\u00b0` : 'Flat';
-  if (p.frame) out.frame = `${p.frame.width_mm} mm`;
-  for (const [k, label] of Object.entries(MM_PARAMS)) if (typeof p[k] === 'number') out[label] = `${p[k]} mm`;
-  for (const k of ['mode', 'shape', 'frame', ...Object.keys(MM_PARAMS)]) delete p[k];
-  return { ...p, ...out };
-}
-
 /** "Generation": the prompts, the settings, and buttons to make more like it. */
 function generationSection(asset, rawParams) {
-  const params = asset.kind === 'model' ? readableMeshParams(rawParams) : rawParams;
-  const promptBlock = (k) =>
-    h(
-      'div',
-      { class: `prompt-block ${k === 'negative_prompt' ? 'is-negative' : ''}`.trim() },
-      h('dt', {}, humanKey(k), copyIconButton(() => String(params[k]), { what: humanKey(k) })),
-      h('dd', {}, asText(params[k])),
-    );
-  const prose = ['prompt', 'negative_prompt'].filter((k) => params[k] !== undefined && params[k] !== null && params[k] !== '');
-  const facts = paramFacts(params, { sourceHref: (id) => `/library/${encodeURIComponent(id)}`, sourceLabel: asset.kind === 'model' ? 'Made from' : 'Start image' });
-  const extra = Object.keys(params)
-    .filter((k) => !HIDDEN_PARAMS.has(k) && params[k] !== null && params[k] !== undefined && params[k] !== '')
-    .sort((a, b) => {
-      const ia = PARAM_ORDER.indexOf(a);
-      const ib = PARAM_ORDER.indexOf(b);
-      if (ia >= 0 || ib >= 0) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
-      return a.localeCompare(b);
-    })
-    .map((k) => [humanKey(k), asText(params[k]), k]);
-  const rows = [...facts, ...extra];
+  const { list, params } = generationList(rawParams, {
+    model: asset.kind === 'model',
+    testid: 'asset-params',
+    sourceHref: (id) => `/library/${encodeURIComponent(id)}`,
+    sourceLabel: asset.kind === 'model' ? 'Made from' : 'Start image',
+  });
   return h(
     'section',
     { class: 'side-section', 'aria-labelledby': 'asset-params-h', testid: 'asset-generation' },
     h('h2', { id: 'asset-params-h', class: 'side-heading' }, icon('sparkles'), h('span', {}, 'Generation')),
-    h(
-      'dl',
-      { class: 'params-list', testid: 'asset-params' },
-      prose.map(promptBlock),
-      rows.length
-        ? h(
-            'div',
-            { class: 'params-grid' },
-            rows.map(([label, value, key]) => h('div', { class: `param${key === 'model' ? ' param-wide' : ''}`, dataset: { param: key } }, h('dt', {}, label), h('dd', { class: typeof value === 'number' ? 'num' : null }, value))),
-          )
-        : null,
-    ),
+    list,
     asset.kind === 'model' && rawParams.source_asset_id
       ? h('div', { class: 'side-actions side-actions-wrap' }, h('a', { href: `/make-3d?from=${encodeURIComponent(asset.id)}`, class: 'btn btn-secondary btn-sm', testid: 'asset-remake-3d' }, icon('sliders'), h('span', {}, 'Adjust and make again')))
       : params.prompt
@@ -277,100 +224,40 @@ export default {
     });
 
     // ------------------------------------------------------------------- tags
-    let tags = Array.isArray(asset.tags) ? asset.tags.slice() : [];
-    let savedTags = tags.slice();
+    // Every change is saved at once; saves run one after another, and a failed one
+    // puts back the tags last saved.
+    let savedTags = Array.isArray(asset.tags) ? asset.tags.slice() : [];
     let chain = Promise.resolve();
-    const tagList = h('ul', { class: 'tag-list', role: 'list', testid: 'asset-tags', 'aria-label': 'Tags' });
-    const tagInput = h('input', { type: 'text', id: 'asset-tag-input', class: 'tag-input', testid: 'asset-tag-input', placeholder: 'Add a tag\u2026', maxlength: String(MAX_TAG), autocomplete: 'off', enterkeyhint: 'enter', 'aria-describedby': 'asset-tag-hint' });
-    const tagEditor = h('div', { class: 'tag-editor' }, tagList, tagInput);
-    tagEditor.addEventListener('click', (ev) => {
-      if (ev.target === tagEditor || ev.target === tagList) tagInput.focus();
-    });
-
-    function renderTags() {
-      // Re-rendering must not drop keyboard focus from a remove button.
-      const focusedTag = tagList.contains(document.activeElement) ? document.activeElement.closest('[data-tag]') : null;
-      const focusIndex = focusedTag ? [...tagList.children].indexOf(focusedTag) : -1;
-      tagList.replaceChildren(
-        ...tags.map((t) => {
-          const rm = h('button', { type: 'button', class: 'tag-remove', testid: 'asset-tag-remove', 'aria-label': `Remove tag ${t}` }, icon('x'));
-          rm.addEventListener('click', () => {
-            const i = tags.indexOf(t);
-            setTags(tags.filter((x) => x !== t));
-            // Keep keyboard users in the list: focus the neighbour's remove button, else the input.
-            const btns = tagList.querySelectorAll('.tag-remove');
-            (btns[Math.min(i, btns.length - 1)] || tagInput).focus();
-          });
-          return h('li', { class: 'tag-chip', testid: 'asset-tag', dataset: { tag: t } }, h('span', { class: 'tag-text' }, t), rm);
-        }),
-      );
-      if (focusIndex >= 0) {
-        const btns = tagList.querySelectorAll('.tag-remove');
-        (btns[Math.min(focusIndex, btns.length - 1)] || tagInput).focus();
-      }
-    }
+    let latest = null;
     const sameTags = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-    function setTags(next) {
-      tags = next;
-      renderTags();
-      const snapshot = next.slice();
-      chain = chain.then(async () => {
-        try {
-          const res = await patch(`/assets/${encodeURIComponent(asset.id)}`, { tags: snapshot });
-          if (res && Array.isArray(res.tags)) {
-            asset = res;
-            current = asset;
-            savedTags = res.tags.slice();
-            // Show the server's normalised tags unless the user has changed them again meanwhile.
-            if (tags === next && !sameTags(tags, res.tags)) {
-              tags = res.tags.slice();
-              renderTags();
-            }
-          } else savedTags = snapshot;
-        } catch (err) {
-          const msg = (err instanceof ApiError && err.errors && err.errors.tags) || errorMessage(err, 'Could not save the tags');
-          toast(Array.isArray(msg) ? msg.join(' ') : String(msg), 'error');
-          if (tags === next) {
-            tags = savedTags.slice();
-            renderTags();
+    const tags = tagEditor({
+      tags: savedTags,
+      id: 'asset-tag-input',
+      max: MAX_TAGS,
+      maxLength: MAX_TAG,
+      describedBy: 'asset-tag-hint',
+      testids: { list: 'asset-tags', chip: 'asset-tag', remove: 'asset-tag-remove', input: 'asset-tag-input' },
+      onChange(next) {
+        latest = next;
+        chain = chain.then(async () => {
+          try {
+            const res = await patch(`/assets/${encodeURIComponent(asset.id)}`, { tags: next });
+            if (res && Array.isArray(res.tags)) {
+              asset = res;
+              current = asset;
+              savedTags = res.tags.slice();
+              // Show the server's normalised tags unless the user has changed them again meanwhile.
+              if (latest === next && !sameTags(next, res.tags)) tags.set(res.tags);
+            } else savedTags = next;
+          } catch (err) {
+            const msg = (err instanceof ApiError && err.errors && err.errors.tags) || errorMessage(err, 'Could not save the tags');
+            toast(Array.isArray(msg) ? msg.join(' ') : String(msg), 'error');
+            if (latest === next) tags.set(savedTags);
           }
-        }
-      });
-    }
-    const cleanTag = (raw) => raw.replace(/\s+/g, ' ').trim().replace(/^#+/, '').trim().toLowerCase().slice(0, MAX_TAG);
-    function addTag(raw) {
-      const t = cleanTag(raw);
-      if (!t) return;
-      if (tags.includes(t)) {
-        toast(`\u201c${t}\u201d is already a tag`, 'info');
-        return;
-      }
-      if (tags.length >= MAX_TAGS) {
-        toast(`An item can have at most ${MAX_TAGS} tags`, 'error');
-        return;
-      }
-      setTags([...tags, t]);
-    }
-    tagInput.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Enter' || ev.key === ',') {
-        ev.preventDefault();
-        const v = tagInput.value;
-        tagInput.value = '';
-        addTag(v);
-      } else if (ev.key === 'Backspace' && !tagInput.value && tags.length) {
-        ev.preventDefault();
-        setTags(tags.slice(0, -1));
-      }
+        });
+      },
     });
-    tagInput.addEventListener('paste', (ev) => {
-      const text = ev.clipboardData ? ev.clipboardData.getData('text') : '';
-      if (!text.includes(',')) return;
-      ev.preventDefault();
-      let next = tags.slice();
-      for (const t of text.split(',').map(cleanTag)) if (t && !next.includes(t) && next.length < MAX_TAGS) next = [...next, t];
-      if (next.length !== tags.length) setTags(next);
-    });
-    renderTags();
+    const tagEditorEl = tags.el;
 
     // ---------------------------------------------------------------- actions
     const download = h('a', { href: asset.download_url || asset.url, class: 'btn btn-primary', download: asset.filename || '', testid: 'asset-download' }, icon('download'), h('span', {}, 'Download original'));
@@ -437,7 +324,7 @@ export default {
         'section',
         { class: 'side-section', 'aria-labelledby': 'asset-tags-h' },
         h('h2', { id: 'asset-tags-h', class: 'side-heading' }, icon('tag'), h('label', { for: 'asset-tag-input' }, 'Tags')),
-        tagEditor,
+        tagEditorEl,
         h('p', { class: 'hint', id: 'asset-tag-hint' }, 'Press Enter to add a tag. Tags help you find things with search.'),
       ),
       asset.kind === 'model' ? modelSection(asset) : null,

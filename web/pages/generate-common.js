@@ -4,7 +4,7 @@
 // notice whose fix holds shell commands, a slider with a number box, and the dialog that
 // picks an image of the library.
 
-import { h, icon, badge, copyIconButton, spinner, emptyState, showLoadError, openModal } from '../ui.js';
+import { h, icon, badge, copyIconButton, spinner, emptyState, showLoadError, openModal, asText } from '../ui.js';
 import { get, qs } from '../api.js';
 import { assetTitle, thumbImage } from './library-common.js';
 
@@ -98,6 +98,74 @@ export function paramFacts(params, { sourceHref, sourceLabel = 'Start image' } =
   }
   if (Number(p.count) > 1) add('Images', p.count, 'count');
   return rows;
+}
+
+// Generation parameters shown first, in this order; everything else follows alphabetically.
+const PARAM_ORDER = ['model', 'seed', 'steps', 'cfg_scale', 'guidance', 'sampler', 'scheduler', 'width', 'height', 'strength'];
+const PARAM_LABELS = { cfg_scale: 'CFG scale', cfg: 'CFG scale', seed: 'Seed', steps: 'Steps', sampler: 'Sampler', scheduler: 'Scheduler', model: 'Model', width: 'Width', height: 'Height', strength: 'Strength', guidance: 'Guidance' };
+// Parameters shown by paramFacts() or not worth showing; anything else is listed after them.
+const HIDDEN_PARAMS = new Set(['prompt', 'negative_prompt', 'model', 'model_name', 'model_hash', 'width', 'height', 'seed', 'steps', 'guidance_scale', 'scheduler', 'strength', 'source_asset_id', 'count', 'job_id']);
+
+export function humanKey(k) {
+  if (PARAM_LABELS[k]) return PARAM_LABELS[k];
+  const s = String(k).replace(/[_-]+/g, ' ').trim();
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+const MODE_LABELS = { relief: 'Relief', lithophane: 'Lithophane', extrusion: 'Silhouette' };
+const MM_PARAMS = { width_mm: 'Width', base_mm: 'Base', max_height_mm: 'Relief height', height_mm: 'Height', min_thickness_mm: 'Thinnest', max_thickness_mm: 'Thickest', max_error_mm: 'Detail tolerance' };
+
+/** A 3D model's settings in words: "Lithophane", "12 mm", "Curved, 120°". */
+export function readableMeshParams(params) {
+  const p = { ...params };
+  const out = {};
+  if (p.mode) out.mode = MODE_LABELS[p.mode] || p.mode;
+  if (p.shape) out.shape = p.shape.kind === 'curved' ? `Curved, ${p.shape.angle_degrees}\u00b0` : 'Flat';
+  if (p.frame) out.frame = `${p.frame.width_mm} mm`;
+  for (const [k, label] of Object.entries(MM_PARAMS)) if (typeof p[k] === 'number') out[label] = `${p[k]} mm`;
+  for (const k of ['mode', 'shape', 'frame', ...Object.keys(MM_PARAMS)]) delete p[k];
+  return { ...p, ...out };
+}
+
+/**
+ * Generation parameters as a <dl>: the prompts (each with a copy button), then the
+ * settings as small tiles. `model`: the parameters of a 3D model (put in words).
+ * Returns { list, params } (params as shown).
+ */
+export function generationList(rawParams, { model = false, testid, sourceHref, sourceLabel } = {}) {
+  const params = model ? readableMeshParams(rawParams) : rawParams;
+  const promptBlock = (k) =>
+    h(
+      'div',
+      { class: `prompt-block ${k === 'negative_prompt' ? 'is-negative' : ''}`.trim(), dataset: { param: k } },
+      h('dt', {}, humanKey(k), copyIconButton(() => String(params[k]), { what: humanKey(k) })),
+      h('dd', {}, asText(params[k])),
+    );
+  const prose = ['prompt', 'negative_prompt'].filter((k) => present(params[k]));
+  const facts = paramFacts(params, { sourceHref, sourceLabel });
+  const extra = Object.keys(params)
+    .filter((k) => !HIDDEN_PARAMS.has(k) && present(params[k]))
+    .sort((a, b) => {
+      const ia = PARAM_ORDER.indexOf(a);
+      const ib = PARAM_ORDER.indexOf(b);
+      if (ia >= 0 || ib >= 0) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+      return a.localeCompare(b);
+    })
+    .map((k) => [humanKey(k), asText(params[k]), k]);
+  const rows = [...facts, ...extra];
+  const list = h(
+    'dl',
+    { class: 'params-list', testid },
+    prose.map(promptBlock),
+    rows.length
+      ? h(
+          'div',
+          { class: 'params-grid' },
+          rows.map(([label, value, key]) => h('div', { class: `param${key === 'model' ? ' param-wide' : ''}`, dataset: { param: key } }, h('dt', {}, label), h('dd', { class: typeof value === 'number' ? 'num' : null }, value))),
+        )
+      : null,
+  );
+  return { list, params };
 }
 
 /** Text with `backtick` spans turned into <code>. */

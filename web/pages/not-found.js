@@ -15,8 +15,9 @@ function view(main, { title, text, testid }) {
   );
 }
 
-export function forbidden(main) {
-  view(main, { title: 'You don\u2019t have access', text: 'This area is for administrators of this instance.', testid: 'forbidden' });
+export function forbidden(main, access = 'admin') {
+  const who = access === 'moderator' ? 'moderators and administrators' : 'administrators';
+  view(main, { title: 'You don\u2019t have access', text: `This area is for ${who} of this instance.`, testid: 'forbidden' });
 }
 
 export default {

@@ -250,6 +250,20 @@ async fn personal_token_user(state: &AppState, token: String) -> Result<AuthUser
 /// The signed-in user if the request carries valid credentials, else anonymous.
 pub struct MaybeUser(pub Option<AuthUser>);
 
+impl MaybeUser {
+    /// The viewer's id (None when anonymous), once a personal token is known to carry
+    /// the read scope.
+    pub fn reader_id(self) -> Result<Option<String>, ApiError> {
+        match self.0 {
+            Some(user) => {
+                user.require_scope(Scope::Read)?;
+                Ok(Some(user.user_id))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = ApiError;
 

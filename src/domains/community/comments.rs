@@ -40,6 +40,7 @@ pub struct Comment {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     /// Replies, oldest first (top-level comments only).
+    #[schema(no_recursion)]
     pub replies: Vec<Comment>,
 }
 
@@ -153,15 +154,12 @@ pub struct CommentQuery {
     responses((status = 200, body = Page<Comment>), (status = 404, body = crate::error::Problem)))]
 pub async fn list(
     State(state): State<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: MaybeUser,
     Path(post_id): Path<String>,
     Query(query): Query<CommentQuery>,
 ) -> ApiResult<Json<Page<Comment>>> {
-    if let Some(viewer) = &viewer {
-        viewer.require_scope(Scope::Read)?;
-    }
+    let viewer = viewer.reader_id()?;
     let after = parse_cursor(query.cursor.as_deref())?.unwrap_or((i64::MIN, String::new()));
-    let viewer = viewer.map(|v| v.user_id);
     let page = state
         .db
         .query(move |conn| {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::posts::{self, Listing, Post, parse_cursor};
 use crate::app::AppState;
-use crate::domains::auth::extract::{MaybeUser, Scope};
+use crate::domains::auth::extract::MaybeUser;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::cursor::Page;
 
@@ -33,23 +33,17 @@ pub struct FeedQuery {
         (status = 422, body = crate::error::Problem)))]
 pub async fn feed(
     State(state): State<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: MaybeUser,
     Query(query): Query<FeedQuery>,
 ) -> ApiResult<Json<Page<Post>>> {
     let kind = query.kind.unwrap_or(FeedKind::Latest);
-    let viewer = match viewer {
-        Some(viewer) => {
-            viewer.require_scope(Scope::Read)?;
-            Some(viewer.user_id)
-        }
-        None if matches!(kind, FeedKind::Following) => {
-            return Err(ApiError::Unauthorized {
-                slug: "unauthorized",
-                detail: "Sign in to see the people you follow.".into(),
-            });
-        }
-        None => None,
-    };
+    let viewer = viewer.reader_id()?;
+    if viewer.is_none() && matches!(kind, FeedKind::Following) {
+        return Err(ApiError::Unauthorized {
+            slug: "unauthorized",
+            detail: "Sign in to see the people you follow.".into(),
+        });
+    }
     let after = parse_cursor(query.cursor.as_deref())?;
     let listing = match kind {
         FeedKind::Following => Listing::Following,

@@ -202,10 +202,7 @@ mod tests {
         ] {
             let html = render(hostile);
             for tag in html.split('<').skip(1) {
-                let name = tag
-                    .split(|c: char| c == ' ' || c == '>')
-                    .next()
-                    .unwrap_or("");
+                let name = tag.split([' ', '>']).next().unwrap_or("");
                 assert!(
                     ALLOWED.contains(&name.trim_start_matches('/')),
                     "{hostile} → {html}"

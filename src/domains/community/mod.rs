@@ -11,6 +11,7 @@ pub mod people;
 pub mod posts;
 pub mod reactions;
 pub mod reports;
+pub mod search;
 pub mod visibility;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -41,6 +42,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::mark_read))
         .routes(routes!(reports::create, reports::list))
         .routes(routes!(reports::resolve))
+        .routes(routes!(search::search))
 }
 
 /// What the community rate-limits.
@@ -52,9 +54,6 @@ pub enum Action {
     Follow,
     Report,
 }
-
-/// Accounts younger than this get the stricter limits.
-const NEW_ACCOUNT_SECONDS: i64 = 24 * 3600;
 
 impl Action {
     /// Per hour: (established accounts, new accounts).
@@ -73,7 +72,8 @@ impl Action {
 /// Counts one `action` of the user against their hourly limit.
 pub fn rate_limit(state: &AppState, user: &AuthUser, action: Action) -> ApiResult<()> {
     let (established, new) = action.limits();
-    let limit = if state.now() - user.account.created_at < NEW_ACCOUNT_SECONDS {
+    let new_account_seconds = state.config.community.new_account_hours * 3600;
+    let limit = if state.now() - user.account.created_at < new_account_seconds {
         new
     } else {
         established

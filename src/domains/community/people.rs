@@ -57,22 +57,42 @@ fn avatar_url(conn: &Connection, asset_id: Option<&str>) -> rusqlite::Result<Opt
     })
 }
 
-/// User `username` if the viewer may see them (active, no block either way).
+/// The user whose `column` (`username` or `id`) is `value`, if the viewer may see them
+/// (active, no block either way).
+fn visible_person(
+    conn: &Connection,
+    column: &str,
+    value: &str,
+    viewer: Option<&str>,
+) -> rusqlite::Result<Option<Person>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {PERSON_COLUMNS} FROM users u WHERE u.{column} = :value AND {}",
+        user_visible("u")
+    ))?;
+    let mut rows =
+        stmt.query(named_params! {":value": value.trim(), ":viewer": viewer_param(viewer)})?;
+    match rows.next()? {
+        Some(row) => person_from_row(conn, row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// User `username` if the viewer may see them.
 pub fn visible_user(
     conn: &Connection,
     username: &str,
     viewer: Option<&str>,
 ) -> rusqlite::Result<Option<Person>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {PERSON_COLUMNS} FROM users u WHERE u.username = :username AND {}",
-        user_visible("u")
-    ))?;
-    let mut rows =
-        stmt.query(named_params! {":username": username.trim(), ":viewer": viewer_param(viewer)})?;
-    match rows.next()? {
-        Some(row) => person_from_row(conn, row).map(Some),
-        None => Ok(None),
-    }
+    visible_person(conn, "username", username, viewer)
+}
+
+/// User `id` if the viewer may see them.
+pub fn visible_user_by_id(
+    conn: &Connection,
+    id: &str,
+    viewer: Option<&str>,
+) -> rusqlite::Result<Option<Person>> {
+    visible_person(conn, "id", id, viewer)
 }
 
 /// Whether an avatar asset belongs to an active user: its files are then public.
@@ -152,23 +172,15 @@ pub fn profile(
     }))
 }
 
-fn read_scope(viewer: &Option<AuthUser>) -> ApiResult<()> {
-    match viewer {
-        Some(viewer) => viewer.require_scope(Scope::Read),
-        None => Ok(()),
-    }
-}
-
 #[utoipa::path(get, path = "/api/v1/users/{username}", tag = "community",
     params(("username" = String, Path)),
     responses((status = 200, body = Profile), (status = 404, body = crate::error::Problem)))]
 pub async fn get_profile(
     State(state): State<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: MaybeUser,
     Path(username): Path<String>,
 ) -> ApiResult<Json<Profile>> {
-    read_scope(&viewer)?;
-    let viewer = viewer.map(|v| v.user_id);
+    let viewer = viewer.reader_id()?;
     state
         .db
         .query(move |conn| profile(conn, &username, viewer.as_deref()))
@@ -306,14 +318,13 @@ fn follow_list(
 
 async fn people_of(
     state: &AppState,
-    viewer: Option<AuthUser>,
+    viewer: MaybeUser,
     username: String,
     followers: bool,
     cursor: Option<String>,
 ) -> ApiResult<Page<Person>> {
-    read_scope(&viewer)?;
+    let viewer = viewer.reader_id()?;
     let after = parse_cursor(cursor.as_deref())?;
-    let viewer = viewer.map(|v| v.user_id);
     state
         .db
         .query(move |conn| {
@@ -332,7 +343,7 @@ async fn people_of(
     responses((status = 200, body = Page<Person>), (status = 404, body = crate::error::Problem)))]
 pub async fn followers(
     State(state): State<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: MaybeUser,
     Path(username): Path<String>,
     Query(query): Query<PeopleQuery>,
 ) -> ApiResult<Json<Page<Person>>> {
@@ -346,7 +357,7 @@ pub async fn followers(
     responses((status = 200, body = Page<Person>), (status = 404, body = crate::error::Problem)))]
 pub async fn following(
     State(state): State<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: MaybeUser,
     Path(username): Path<String>,
     Query(query): Query<PeopleQuery>,
 ) -> ApiResult<Json<Page<Person>>> {

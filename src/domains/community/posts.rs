@@ -161,7 +161,11 @@ pub fn sharing(
             })
         };
         shared.everyone |= visible_to("")?;
-        shared.viewer |= shared.everyone || visible_to(viewer_param(viewer))?;
+        // A signed-in viewer is asked about on their own: a block hides even public posts.
+        shared.viewer |= match viewer {
+            Some(viewer) => visible_to(viewer)?,
+            None => shared.everyone,
+        };
     }
     Ok(shared)
 }
@@ -458,15 +462,11 @@ pub async fn create(
     responses((status = 200, body = Post), (status = 404, body = crate::error::Problem)))]
 pub async fn get(
     State(state): State<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: MaybeUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Post>> {
-    if let Some(viewer) = &viewer {
-        viewer.require_scope(Scope::Read)?;
-    }
-    Ok(Json(
-        post_json(&state, id, viewer.map(|v| v.user_id)).await?,
-    ))
+    let viewer = viewer.reader_id()?;
+    Ok(Json(post_json(&state, id, viewer).await?))
 }
 
 /// The author's own post, or 404.
@@ -584,11 +584,16 @@ pub fn list(
 ) -> rusqlite::Result<Page<Post>> {
     let (filter, key) = match listing {
         Listing::Author(id) => ("p.user_id = :key", id),
+        // Discovery lists show what everyone sees, to authors too (not their hidden posts).
         Listing::Tag(tag) => (
-            "p.visibility = 'public' AND p.id IN (SELECT post_id FROM post_tags WHERE tag = :key)",
+            "p.visibility = 'public' AND p.moderation = 'ok'
+             AND p.id IN (SELECT post_id FROM post_tags WHERE tag = :key)",
             tag,
         ),
-        Listing::Latest | Listing::Trending => ("p.visibility = 'public' AND :key = ''", ""),
+        Listing::Latest | Listing::Trending => (
+            "p.visibility = 'public' AND p.moderation = 'ok' AND :key = ''",
+            "",
+        ),
         Listing::Following => (
             "p.user_id IN (SELECT followee_id FROM follows WHERE follower_id = :viewer) AND :key = ''",
             "",
@@ -641,12 +646,10 @@ pub fn parse_cursor(cursor: Option<&str>) -> ApiResult<Option<(i64, String)>> {
         (status = 422, body = crate::error::Problem)))]
 pub async fn list_posts(
     State(state): State<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: MaybeUser,
     Query(query): Query<PostListQuery>,
 ) -> ApiResult<Json<Page<Post>>> {
-    if let Some(viewer) = &viewer {
-        viewer.require_scope(Scope::Read)?;
-    }
+    let viewer = viewer.reader_id()?;
     let after = parse_cursor(query.cursor.as_deref())?;
     enum Wanted {
         Author(String),
@@ -657,7 +660,6 @@ pub async fn list_posts(
         (None, Some(tag)) => Wanted::Tag(tag.trim().trim_start_matches('#').to_lowercase()),
         _ => return Err(ApiError::field("author", "Give either an author or a tag.")),
     };
-    let viewer = viewer.map(|v| v.user_id);
     let page = state
         .db
         .query(move |conn| {

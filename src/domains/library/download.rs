@@ -16,7 +16,7 @@ use tokio_util::io::ReaderStream;
 use super::serve::content_disposition;
 use super::store::Asset;
 use crate::app::AppState;
-use crate::domains::auth::extract::{MaybeUser, Scope};
+use crate::domains::auth::extract::MaybeUser;
 use crate::domains::community::posts::sharing;
 use crate::engines::media::{self, Format};
 use crate::engines::mesh::{Mesh, write};
@@ -117,14 +117,12 @@ fn stem(asset: &Asset) -> &str {
         (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn download(
     State(state): State<AppState>,
-    MaybeUser(viewer): MaybeUser,
+    viewer: MaybeUser,
     Path(id): Path<String>,
     Query(query): Query<DownloadQuery>,
 ) -> ApiResult<Response> {
-    if let Some(viewer) = &viewer {
-        viewer.require_scope(Scope::Read)?;
-    }
-    let asset = readable_asset(&state, viewer.map(|v| v.user_id), id).await?;
+    let viewer = viewer.reader_id()?;
+    let asset = readable_asset(&state, viewer, id).await?;
     let wanted = match query.format.as_deref() {
         None => None,
         Some(name) => Some(

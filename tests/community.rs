@@ -1,0 +1,1055 @@
+//! The community through HTTP: posts, comments, reactions, follows, feeds,
+//! notifications and their mail, reports and moderation, rate limits, search (typos,
+//! prefixes, crash safety, rebuilds), and the visibility matrix: every kind of hidden
+//! content tried through every door by every kind of viewer.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{Api, Server, png, problem};
+
+/// Test servers give new accounts the established limits (one test checks the strict ones).
+const ESTABLISHED: (&str, &str) = ("STRATAMAKE_COMMUNITY__NEW_ACCOUNT_HOURS", "0");
+
+async fn server() -> Server {
+    Server::start_with(&[ESTABLISHED]).await
+}
+
+/// Uploads a picture and shares it; returns the post.
+async fn publish(api: &Api, title: &str, extra: Value) -> Value {
+    let seed = title
+        .bytes()
+        .fold(7u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
+    let asset = api.uploaded("picture.png", png(48, 32, seed)).await;
+    let mut body = json!({"asset_id": asset["id"], "title": title});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let r = api.post("/api/v1/posts", body).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "publish {title}");
+    r.json().await.unwrap()
+}
+
+/// Sets a reaction on post `id`; returns the post's reactions.
+async fn react(api: &Api, id: &str, body: Value) -> Value {
+    let r = api
+        .post(&format!("/api/v1/posts/{id}/reactions"), body)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+/// What a list shows: post titles, usernames or tags.
+fn titles(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let name = match (item.get("tag"), item.get("user")) {
+                (Some(tag), _) => tag,
+                (None, Some(user)) => &user["username"],
+                (None, None) => &item.get("post").unwrap_or(item)["title"],
+            };
+            name.as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// Searches until `done` holds for the titles found (the index commits within a
+/// second); returns the last answer.
+async fn search_until(api: &Api, query: &str, done: impl Fn(&[String]) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = api.json(&format!("/api/v1/search?{query}")).await;
+        if done(&titles(&page)) || tokio::time::Instant::now() > deadline {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn posts_comments_reactions_follows_and_feeds() {
+    let server = server().await;
+    let ann = server.verified_user("ann").await;
+    let bob = server.verified_user("bob").await;
+
+    // Publishing: checked input, the author's own assets only.
+    let asset = ann.uploaded("dragon.png", png(64, 48, 1)).await;
+    for (body, field) in [
+        (json!({"asset_id": asset["id"], "title": "  "}), "title"),
+        (json!({"asset_id": "nope", "title": "x"}), "asset_id"),
+        (
+            json!({"asset_id": asset["id"], "title": "x", "tags": [""]}),
+            "tags",
+        ),
+    ] {
+        let p = problem(
+            ann.post("/api/v1/posts", body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(p["errors"][field].is_string(), "{p}");
+    }
+    let r = ann
+        .post(
+            "/api/v1/posts",
+            json!({"asset_id": asset["id"], "title": "x", "visibility": "everyone"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = bob
+        .post(
+            "/api/v1/posts",
+            json!({"asset_id": asset["id"], "title": "mine now"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let post = ann
+        .post(
+            "/api/v1/posts",
+            json!({"asset_id": asset["id"], "title": "Red dragon",
+                   "description": "A **red** dragon <script>alert(1)</script>",
+                   "tags": ["#Dragons", "red"], "visibility": "public"}),
+        )
+        .await;
+    assert_eq!(post.status(), StatusCode::CREATED);
+    let post: Value = post.json().await.unwrap();
+    let id = post["id"].as_str().unwrap().to_string();
+    assert_eq!(post["tags"], json!(["dragons", "red"]));
+    assert_eq!(post["url"], format!("/p/{id}"));
+    assert_eq!(post["author"]["username"], "ann");
+    assert_eq!(post["media"]["kind"], "image");
+    assert!(
+        post["description_html"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>red</strong>")
+    );
+    assert!(
+        !post["description_html"]
+            .as_str()
+            .unwrap()
+            .contains("<script")
+    );
+    assert_eq!(post["mine"], true);
+
+    // Anyone may read it, signed in or not; the file is public.
+    let anonymous = server.api();
+    let seen = anonymous.json(&format!("/api/v1/posts/{id}")).await;
+    assert_eq!(seen["mine"], false);
+    let thumb = seen["media"]["thumbnail_url"].as_str().unwrap();
+    let r = anonymous.get(thumb).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("public")
+    );
+
+    // Following, and the feeds.
+    let r = bob.post("/api/v1/users/ann/follow", json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"following": true, "followers": 1})
+    );
+    assert_eq!(
+        titles(&bob.json("/api/v1/feed?kind=following").await),
+        ["Red dragon"]
+    );
+    assert_eq!(
+        titles(&anonymous.json("/api/v1/feed?kind=latest").await),
+        ["Red dragon"]
+    );
+    assert_eq!(
+        anonymous.get("/api/v1/feed?kind=following").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        anonymous.get("/api/v1/feed?kind=sideways").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let profile = bob.json("/api/v1/users/ann").await;
+    assert_eq!(
+        (profile["followers"].as_i64(), profile["posts"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(profile["you_follow"], true);
+    assert_eq!(
+        titles(&anonymous.json("/api/v1/posts?author=ann").await),
+        ["Red dragon"]
+    );
+    assert_eq!(
+        titles(&anonymous.json("/api/v1/posts?tag=dragons").await),
+        ["Red dragon"]
+    );
+    let r = bob.post("/api/v1/users/bob/follow", json!({})).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Comments with a reply and a mention; reactions toggle.
+    let r = bob
+        .post(
+            &format!("/api/v1/posts/{id}/comments"),
+            json!({"body": "Lovely, @ann! _wow_"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let comment: Value = r.json().await.unwrap();
+    let comment_id = comment["id"].as_str().unwrap().to_string();
+    assert!(
+        comment["body_html"]
+            .as_str()
+            .unwrap()
+            .contains("href=\"/u/ann\"")
+    );
+    let r = ann
+        .post(
+            &format!("/api/v1/posts/{id}/comments"),
+            json!({"body": "Thanks!", "parent_id": comment_id}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let reply: Value = r.json().await.unwrap();
+    let r = bob
+        .post(
+            &format!("/api/v1/posts/{id}/comments"),
+            json!({"body": "nested", "parent_id": reply["id"]}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "one level of replies"
+    );
+    let r = bob
+        .post(&format!("/api/v1/posts/{id}/comments"), json!({"body": ""}))
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let thread = anonymous
+        .json(&format!("/api/v1/posts/{id}/comments"))
+        .await;
+    assert_eq!(thread["items"].as_array().unwrap().len(), 1);
+    assert_eq!(thread["items"][0]["replies"][0]["body"], "Thanks!");
+
+    let reactions = react(&bob, &id, json!({"kind": "fire"})).await;
+    assert_eq!(reactions["counts"], json!({"fire": 1}));
+    assert_eq!(reactions["mine"], json!(["fire"]));
+    react(&ann, &id, json!({"kind": "fire"})).await;
+    let reactions = react(&bob, &id, json!({"kind": "fire"})).await;
+    assert_eq!(
+        (reactions["counts"].clone(), reactions["mine"].clone()),
+        (json!({"fire": 1}), json!([]))
+    );
+    react(&bob, &id, json!({"kind": "love", "on": true})).await;
+    let reactions = react(&bob, &id, json!({"kind": "love", "on": true})).await;
+    assert_eq!(
+        reactions["counts"],
+        json!({"fire": 1, "love": 1}),
+        "setting twice is once"
+    );
+    let on_comment = react(&ann, &id, json!({"kind": "like", "comment_id": comment_id})).await;
+    assert_eq!(on_comment["counts"], json!({"like": 1}));
+    let r = bob
+        .post(
+            &format!("/api/v1/posts/{id}/reactions"),
+            json!({"kind": "meh"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let seen = anonymous.json(&format!("/api/v1/posts/{id}")).await;
+    assert_eq!(
+        (
+            seen["comment_count"].as_i64(),
+            seen["reactions"]["total"].as_i64()
+        ),
+        (Some(2), Some(2))
+    );
+
+    // Notifications: ann hears of the follow, the comment and the reactions (the
+    // mention of her own post is not told twice); bob of the reply and the reaction.
+    let inbox = ann.json("/api/v1/notifications").await;
+    let kinds: Vec<&str> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["reaction", "reaction", "comment", "follow"],
+        "{inbox}"
+    );
+    assert_eq!(inbox["unread"], 4);
+    assert_eq!(inbox["items"][2]["excerpt"], "Lovely, @ann! wow");
+    assert_eq!(ann.json("/api/v1/notifications/unread").await["unread"], 4);
+    let r = ann.post("/api/v1/notifications/read", json!({})).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["unread"], 0);
+    let bob_inbox = bob.json("/api/v1/notifications").await;
+    let kinds: Vec<&str> = bob_inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["reaction", "reply"]);
+
+    // Editing and deleting.
+    let r = ann
+        .patch(
+            &format!("/api/v1/posts/{id}"),
+            json!({"title": "Red dragon, again", "tags": ["red"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        titles(&anonymous.json("/api/v1/posts?tag=dragons").await),
+        Vec::<String>::new()
+    );
+    let r = bob
+        .patch(&format!("/api/v1/posts/{id}"), json!({"title": "mine"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = bob
+        .patch(
+            &format!("/api/v1/posts/{id}/comments/{comment_id}"),
+            json!({"body": "Edited"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.json::<Value>().await.unwrap()["edited_at"].is_i64());
+    let r = ann
+        .delete(&format!("/api/v1/posts/{id}/comments/{comment_id}"))
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NO_CONTENT,
+        "authors remove comments under their posts"
+    );
+    assert_eq!(
+        anonymous.json(&format!("/api/v1/posts/{id}")).await["comment_count"],
+        0
+    );
+
+    // Trending: a newer post without reactions ranks below the engaged one.
+    publish(&ann, "Quiet newer post", json!({})).await;
+    assert_eq!(
+        titles(&anonymous.json("/api/v1/feed?kind=latest").await)[0],
+        "Quiet newer post"
+    );
+    let trending = titles(&anonymous.json("/api/v1/feed?kind=trending").await);
+    assert_eq!(trending, ["Red dragon, again", "Quiet newer post"]);
+
+    let r = ann.delete(&format!("/api/v1/posts/{id}")).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        anonymous.get(&format!("/api/v1/posts/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        anonymous.get(thumb).await.status(),
+        StatusCode::NOT_FOUND,
+        "its file is private again"
+    );
+    assert_eq!(
+        ann.get(thumb).await.status(),
+        StatusCode::OK,
+        "still in the owner's library"
+    );
+}
+
+#[tokio::test]
+async fn unverified_accounts_cannot_post() {
+    let server = server().await;
+    assert_eq!(
+        server.signup("cleo", "cleo@example.org").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let cleo = server.login("cleo", support::PASSWORD).await;
+    let asset = cleo.uploaded("a.png", png(8, 8, 1)).await;
+    let p = problem(
+        cleo.post(
+            "/api/v1/posts",
+            json!({"asset_id": asset["id"], "title": "hi"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("Verify your email"));
+}
+
+#[tokio::test]
+async fn new_accounts_get_stricter_rate_limits() {
+    let server = Server::start().await;
+    let dan = server.verified_user("dan").await;
+    let asset = dan.uploaded("a.png", png(8, 8, 2)).await;
+    for n in 0..5 {
+        let r = dan
+            .post(
+                "/api/v1/posts",
+                json!({"asset_id": asset["id"], "title": format!("post {n}")}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let r = dan
+        .post(
+            "/api/v1/posts",
+            json!({"asset_id": asset["id"], "title": "one more"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+}
+
+/// Who looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Viewer {
+    Anonymous,
+    Other,
+    Follower,
+    Blocked,
+    Owner,
+}
+
+/// What of the owner's is tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Content {
+    Public,
+    Unlisted,
+    Followers,
+    Hidden,
+    Removed,
+    Deleted,
+}
+
+/// Whether `viewer` may see `content` through a list (feeds, search, profile) or by
+/// its link.
+fn expected(content: Content, viewer: Viewer, by_link: bool) -> bool {
+    use Content::*;
+    use Viewer::*;
+    match (content, viewer) {
+        (_, Blocked) | (Deleted | Removed, _) => false,
+        (Public, _) => true,
+        (Unlisted, _) => by_link || viewer == Owner,
+        (Followers, Follower | Owner) => true,
+        (Followers, _) => false,
+        (Hidden, Owner) => true,
+        (Hidden, _) => false,
+    }
+}
+
+#[tokio::test]
+async fn visibility_matrix() {
+    let server = server().await;
+    let admin = server.admin().await;
+    let owner = server.verified_user("olga").await;
+    let follower = server.verified_user("fred").await;
+    let other = server.verified_user("xena").await;
+    let blocked = server.verified_user("kurt").await;
+    let anonymous = server.api();
+    follower.post("/api/v1/users/olga/follow", json!({})).await;
+    blocked.post("/api/v1/users/olga/follow", json!({})).await;
+    let r = owner
+        .post("/api/v1/blocks", json!({"username": "kurt"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    let mut posts = Vec::new();
+    for (content, visibility) in [
+        (Content::Public, "public"),
+        (Content::Unlisted, "unlisted"),
+        (Content::Followers, "followers"),
+        (Content::Hidden, "public"),
+        (Content::Removed, "public"),
+        (Content::Deleted, "public"),
+    ] {
+        let title = format!("zebra {content:?}");
+        let post = publish(
+            &owner,
+            &title,
+            json!({"visibility": visibility, "tags": ["zebra"]}),
+        )
+        .await;
+        posts.push((content, post));
+    }
+    // A comment on the post about to go, for the notification door.
+    let deleted_id = posts[5].1["id"].as_str().unwrap().to_string();
+    other
+        .post(
+            &format!("/api/v1/posts/{deleted_id}/comments"),
+            json!({"body": "soon gone"}),
+        )
+        .await;
+    for (content, decision) in [(Content::Hidden, "hide"), (Content::Removed, "remove")] {
+        let post = &posts.iter().find(|(c, _)| *c == content).unwrap().1;
+        let r = other
+            .post(
+                "/api/v1/reports",
+                json!({"target_kind": "post", "target_id": post["id"], "reason": "spam"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let report: Value = r.json().await.unwrap();
+        let r = admin
+            .post(
+                &format!("/api/v1/reports/{}/resolve", report["id"].as_str().unwrap()),
+                json!({"decision": decision}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+    assert_eq!(
+        owner
+            .delete(&format!("/api/v1/posts/{deleted_id}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    // A private asset, never shared.
+    let private = owner.uploaded("private.png", png(16, 16, 99)).await;
+    // A suspended author's public post.
+    let suspended = server.verified_user("sid").await;
+    let sid_post = publish(&suspended, "zebra Suspended", json!({})).await;
+    let r = other
+        .post(
+            "/api/v1/reports",
+            json!({"target_kind": "user", "target_id": "sid", "reason": "spam"}),
+        )
+        .await;
+    let report: Value = r.json().await.unwrap();
+    let r = admin
+        .post(
+            &format!("/api/v1/reports/{}/resolve", report["id"].as_str().unwrap()),
+            json!({"decision": "suspend"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    // The search index holds the public post before absence means anything.
+    search_until(&anonymous, "q=zebra", |found| found == ["zebra Public"]).await;
+
+    let viewers = [
+        (Viewer::Anonymous, &anonymous),
+        (Viewer::Other, &other),
+        (Viewer::Follower, &follower),
+        (Viewer::Blocked, &blocked),
+        (Viewer::Owner, &owner),
+    ];
+    for (viewer, api) in viewers {
+        let signed_in = viewer != Viewer::Anonymous;
+        let latest = titles(&api.json("/api/v1/feed?kind=latest").await);
+        let trending = titles(&api.json("/api/v1/feed?kind=trending").await);
+        let following = if signed_in {
+            titles(&api.json("/api/v1/feed?kind=following").await)
+        } else {
+            Vec::new()
+        };
+        let searched = titles(&api.json("/api/v1/search?q=zebra").await);
+        let tagged = titles(&api.json("/api/v1/posts?tag=zebra").await);
+        let profile = api.get("/api/v1/users/olga").await;
+        let (profile_titles, profile_count) = if profile.status() == StatusCode::OK {
+            let count = profile.json::<Value>().await.unwrap()["posts"]
+                .as_i64()
+                .unwrap();
+            (titles(&api.json("/api/v1/posts?author=olga").await), count)
+        } else {
+            assert_eq!(
+                viewer,
+                Viewer::Blocked,
+                "only the blocked user misses the profile"
+            );
+            (Vec::new(), 0)
+        };
+        assert_eq!(
+            profile_titles.len() as i64,
+            profile_count,
+            "{viewer:?}: the count matches the list"
+        );
+        for (content, post) in &posts {
+            let title = post["title"].as_str().unwrap().to_string();
+            let listed = |list: &[String]| list.contains(&title);
+            let public_listing = expected(*content, viewer, false)
+                && *content != Content::Followers
+                && (*content != Content::Hidden && *content != Content::Unlisted);
+            let case = format!("{viewer:?} / {content:?}");
+            assert_eq!(listed(&latest), public_listing, "latest: {case}");
+            assert_eq!(listed(&trending), public_listing, "trending: {case}");
+            assert_eq!(listed(&searched), public_listing, "search: {case}");
+            assert_eq!(listed(&tagged), public_listing, "tag: {case}");
+            let in_following = expected(*content, viewer, false)
+                && viewer == Viewer::Follower
+                && matches!(content, Content::Public | Content::Followers);
+            assert_eq!(listed(&following), in_following, "following: {case}");
+            assert_eq!(
+                listed(&profile_titles),
+                expected(*content, viewer, false),
+                "profile: {case}"
+            );
+            let id = post["id"].as_str().unwrap();
+            let direct = api.get(&format!("/api/v1/posts/{id}")).await.status();
+            let by_link = expected(*content, viewer, true);
+            assert_eq!(
+                direct == StatusCode::OK,
+                by_link,
+                "link: {case} got {direct}"
+            );
+            let comments = api
+                .get(&format!("/api/v1/posts/{id}/comments"))
+                .await
+                .status();
+            assert_eq!(comments == StatusCode::OK, by_link, "comments: {case}");
+            let file = api
+                .get(post["media"]["thumbnail_url"].as_str().unwrap())
+                .await
+                .status();
+            let owns_file = viewer == Viewer::Owner;
+            assert_eq!(
+                file == StatusCode::OK,
+                by_link || owns_file,
+                "file: {case} got {file}"
+            );
+        }
+        for title in ["zebra Suspended"] {
+            for list in [&latest, &trending, &searched, &tagged] {
+                assert!(
+                    !list.contains(&title.to_string()),
+                    "{viewer:?} sees the suspended author's post"
+                );
+            }
+        }
+        let sid = api
+            .get(&format!(
+                "/api/v1/posts/{}",
+                sid_post["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(sid.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            api.get("/api/v1/users/sid").await.status(),
+            StatusCode::NOT_FOUND
+        );
+        let file = api
+            .get(private["thumbnail_url"].as_str().unwrap())
+            .await
+            .status();
+        assert_eq!(
+            file == StatusCode::OK,
+            viewer == Viewer::Owner,
+            "private file: {viewer:?}"
+        );
+    }
+
+    // The blocked user can neither follow, comment, react nor be mentioned.
+    let public_id = posts[0].1["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        blocked
+            .post("/api/v1/users/olga/follow", json!({}))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = blocked
+        .post(
+            &format!("/api/v1/posts/{public_id}/comments"),
+            json!({"body": "hi"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = blocked
+        .post(
+            &format!("/api/v1/posts/{public_id}/reactions"),
+            json!({"kind": "like"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let follower_count = other.json("/api/v1/users/olga").await["followers"].clone();
+    assert_eq!(follower_count, 1, "the block removed kurt's follow");
+    other
+        .post(
+            &format!("/api/v1/posts/{public_id}/comments"),
+            json!({"body": "look @kurt and @fred"}),
+        )
+        .await;
+    let kurt_inbox = blocked.json("/api/v1/notifications").await;
+    assert_eq!(
+        kurt_inbox["items"],
+        json!([]),
+        "no notification about content kurt cannot see"
+    );
+    let fred_inbox = follower.json("/api/v1/notifications").await;
+    assert_eq!(fred_inbox["items"][0]["kind"], "mention");
+
+    // The comment on the deleted post went with it, notification included.
+    let owner_inbox = owner.json("/api/v1/notifications").await;
+    assert!(
+        owner_inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["post"]["id"] != deleted_id.as_str())
+    );
+
+    // Counts leave out people the viewer blocked: xena blocks fred after his comment and reaction.
+    follower
+        .post(
+            &format!("/api/v1/posts/{public_id}/comments"),
+            json!({"body": "from fred"}),
+        )
+        .await;
+    follower
+        .post(
+            &format!("/api/v1/posts/{public_id}/reactions"),
+            json!({"kind": "wow"}),
+        )
+        .await;
+    let before = other.json(&format!("/api/v1/posts/{public_id}")).await;
+    other
+        .post("/api/v1/blocks", json!({"username": "fred"}))
+        .await;
+    let after = other.json(&format!("/api/v1/posts/{public_id}")).await;
+    assert_eq!(
+        after["comment_count"].as_i64().unwrap(),
+        before["comment_count"].as_i64().unwrap() - 1
+    );
+    assert_eq!(
+        after["reactions"]["total"].as_i64().unwrap(),
+        before["reactions"]["total"].as_i64().unwrap() - 1
+    );
+    let thread = other
+        .json(&format!("/api/v1/posts/{public_id}/comments"))
+        .await;
+    assert!(
+        thread["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["body"] != "from fred")
+    );
+    assert_eq!(
+        other.get("/api/v1/users/fred").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        follower.get("/api/v1/users/xena").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn moderators_work_the_report_queue_with_an_audit_trail() {
+    let server = server().await;
+    let admin = server.admin().await;
+    let ann = server.verified_user("ann").await;
+    let bob = server.verified_user("bob").await;
+    let post = publish(&ann, "Spammy", json!({})).await;
+    let id = post["id"].as_str().unwrap();
+    let r = bob
+        .post(
+            "/api/v1/reports",
+            json!({"target_kind": "post", "target_id": id, "reason": "bad"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = bob
+        .post(
+            "/api/v1/reports",
+            json!({"target_kind": "post", "target_id": "missing", "reason": "spam"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    for _ in 0..2 {
+        let r = bob
+            .post(
+                "/api/v1/reports",
+                json!({"target_kind": "post", "target_id": id, "reason": "spam", "details": "ads"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    assert_eq!(
+        bob.get("/api/v1/reports").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let queue = admin.json("/api/v1/reports").await;
+    assert_eq!(queue.as_array().unwrap().len(), 2);
+    assert_eq!(queue[0]["target"]["text"], "Spammy");
+    assert_eq!(queue[0]["open_reports"], 2);
+    assert_eq!(queue[0]["reporter"], "bob");
+    let report = queue[0]["id"].as_str().unwrap();
+
+    // A moderator (made by the admin) hides it: both reports close, the audit log says so.
+    let users = admin.json("/api/v1/admin/users?q=bob").await;
+    let bob_id = users["items"][0]["id"].as_str().unwrap();
+    let r = admin
+        .patch(
+            &format!("/api/v1/admin/users/{bob_id}"),
+            json!({"role": "moderator"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = bob
+        .post(
+            &format!("/api/v1/reports/{report}/resolve"),
+            json!({"decision": "hide", "note": "ads"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(admin.json("/api/v1/reports").await, json!([]));
+    let resolved = admin.json("/api/v1/reports?status=resolved").await;
+    assert_eq!(resolved[0]["target"]["state"], "hidden");
+    assert_eq!(resolved[0]["resolution"], "hide: ads");
+    let audit = admin.json("/api/v1/admin/audit").await;
+    assert!(audit.to_string().contains("moderation.hide"), "{audit}");
+    assert_eq!(
+        server
+            .api()
+            .get(&format!("/api/v1/posts/{id}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let own = ann.json(&format!("/api/v1/posts/{id}")).await;
+    assert_eq!(own["moderation"], "hidden");
+    // Moderators cannot suspend an administrator.
+    let r = ann
+        .post(
+            "/api/v1/reports",
+            json!({"target_kind": "user", "target_id": "boss", "reason": "other"}),
+        )
+        .await;
+    let report: Value = r.json().await.unwrap();
+    let r = bob
+        .post(
+            &format!("/api/v1/reports/{}/resolve", report["id"].as_str().unwrap()),
+            json!({"decision": "suspend"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn community_mail_comes_instantly_with_one_click_unsubscribe() {
+    let server = server().await;
+    let ann = server.verified_user("ann").await;
+    let bob = server.verified_user("bob").await;
+    let r = ann
+        .put("/api/v1/me/notifications", json!({"community": "instant"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let settings: Value = r.json().await.unwrap();
+    assert_eq!(
+        settings,
+        json!({"generation_done": false, "community": "instant"})
+    );
+    let post = publish(&ann, "Teapot", json!({})).await;
+    bob.post(
+        &format!("/api/v1/posts/{}/comments", post["id"].as_str().unwrap()),
+        json!({"body": "Nice teapot"}),
+    )
+    .await;
+    let mail = server.smtp.wait_for("ann@example.org", "commented");
+    assert!(mail.text.contains("Nice teapot"), "{}", mail.text);
+    let unsubscribe = mail.header("List-Unsubscribe").unwrap();
+    assert_eq!(
+        mail.header("List-Unsubscribe-Post").unwrap(),
+        "List-Unsubscribe=One-Click"
+    );
+    let url = unsubscribe
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = reqwest::Client::new()
+        .post(&url)
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        ann.json("/api/v1/me/notifications").await["community"],
+        "off"
+    );
+}
+
+#[tokio::test]
+async fn search_forgives_typos_completes_prefixes_and_filters() {
+    let server = server().await;
+    let ann = server.verified_user("annabel").await;
+    let bob = server.verified_user("bob").await;
+    publish(
+        &ann,
+        "Emerald dragon",
+        json!({"description": "Scales of *green* glass", "tags": ["fantasy"]}),
+    )
+    .await;
+    publish(&ann, "Harbour at dawn", json!({"tags": ["landscape"]})).await;
+    // A second later, so that "newest" has an order to show.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = publish(
+        &bob,
+        "Dragonfly wings",
+        json!({"tags": ["insects", "fantasy"]}),
+    )
+    .await;
+
+    search_until(&bob, "q=drag", |t| t.len() == 2).await;
+    let page = bob.json("/api/v1/search?q=dargon%20emerald").await;
+    assert_eq!(
+        titles(&page),
+        ["Emerald dragon"],
+        "a transposition is forgiven"
+    );
+    assert!(
+        page["items"][0]["title_html"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>dragon</mark>")
+    );
+    let page = bob.json("/api/v1/search?q=harbor%20dawn").await;
+    assert_eq!(
+        titles(&page),
+        ["Harbour at dawn"],
+        "a missing letter is forgiven"
+    );
+    let page = bob.json("/api/v1/search?q=dargon").await;
+    assert_eq!(
+        titles(&page)[0],
+        "Emerald dragon",
+        "the whole word ranks above a prefix"
+    );
+    let page = bob.json("/api/v1/search?q=drag").await;
+    assert_eq!(titles(&page).len(), 2, "the last word is a prefix: {page}");
+    let page = bob.json("/api/v1/search?q=drag&sort=newest").await;
+    assert_eq!(titles(&page), ["Dragonfly wings", "Emerald dragon"]);
+    let page = bob.json("/api/v1/search?q=green%20glas").await;
+    assert_eq!(
+        titles(&page),
+        ["Emerald dragon"],
+        "description words, prefix on the last"
+    );
+    assert!(
+        page["items"][0]["snippet_html"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>green</mark>")
+    );
+    assert_eq!(
+        titles(&bob.json("/api/v1/search?q=drag&kind=model").await),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        titles(&bob.json("/api/v1/search?q=drag&kind=image").await).len(),
+        2
+    );
+    assert_eq!(
+        bob.get("/api/v1/search?q=drag&kind=sound").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    for hostile in [
+        "%22",
+        "%3A%28*",
+        "%5C",
+        "%F0%9F%90%89",
+        "a%20b%20c%20d%20e%20f%20g%20h%20i%20j%20k%20l%20m%20n%20o%20p%20q%20r",
+    ] {
+        let r = bob.get(&format!("/api/v1/search?q={hostile}")).await;
+        assert_eq!(r.status(), StatusCode::OK, "{hostile}");
+    }
+
+    let people = bob.json("/api/v1/search?q=anab&type=users").await;
+    assert_eq!(
+        people["items"][0]["user"]["username"], "annabel",
+        "{people}"
+    );
+    let tags = search_until(&bob, "q=fanta&type=tags", |_| true).await;
+    assert_eq!(tags["items"][0]["tag"], "fantasy", "{tags}");
+    assert_eq!(tags["items"][0]["posts"], 2);
+
+    // A deleted post is gone from results at once, before the index commits.
+    let id = later["id"].as_str().unwrap();
+    assert_eq!(
+        bob.delete(&format!("/api/v1/posts/{id}")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        titles(&bob.json("/api/v1/search?q=dragonfly").await),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn an_acknowledged_post_survives_kill9_and_is_found_after_restart() {
+    let mut server = server().await;
+    let ann = server.verified_user("ann").await;
+    let asset = ann.uploaded("a.png", png(8, 8, 3)).await;
+    let r = ann
+        .post(
+            "/api/v1/posts",
+            json!({"asset_id": asset["id"], "title": "Unsinkable kettle"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    server.kill9();
+    server.restart().await;
+    let page = search_until(&server.api(), "q=unsinkable", |t| {
+        t == ["Unsinkable kettle"]
+    })
+    .await;
+    assert_eq!(titles(&page), ["Unsinkable kettle"]);
+}
+
+#[tokio::test]
+async fn a_corrupt_index_is_rebuilt_at_start_and_reindex_keeps_answering() {
+    let mut server = server().await;
+    let ann = server.verified_user("ann").await;
+    publish(&ann, "Copper kettle", json!({})).await;
+    search_until(&server.api(), "q=copper", |t| t == ["Copper kettle"]).await;
+    server.kill9();
+    let index = server.data_dir().join("index");
+    let current = std::fs::read_to_string(index.join("CURRENT")).unwrap();
+    for entry in std::fs::read_dir(index.join(current.trim())).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::write(&path, b"garbage").unwrap();
+    }
+    server.restart().await;
+    assert_eq!(server.api().get("/healthz").await.status(), StatusCode::OK);
+    let page = search_until(&server.api(), "q=copper", |t| t == ["Copper kettle"]).await;
+    assert_eq!(
+        titles(&page),
+        ["Copper kettle"],
+        "rebuilt from the database"
+    );
+
+    let out = server
+        .command()
+        .args(["search", "reindex"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rebuilding"));
+    let page = search_until(&server.api(), "q=copper", |t| t == ["Copper kettle"]).await;
+    assert_eq!(titles(&page), ["Copper kettle"]);
+
+    server.kill9();
+    let out = server
+        .command()
+        .args(["search", "reindex"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("documents"), "{said}");
+}
