@@ -134,6 +134,10 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .route("/blobs/{hash}", get(domains::library::serve::serve))
+    .route("/p/{id}", get(crate::web::public::post_page))
+    .route("/u/{username}", get(crate::web::public::profile_page))
+    .route("/sitemap.xml", get(crate::web::public::sitemap_xml))
+    .route("/robots.txt", get(crate::web::public::robots_txt))
     .route("/healthz", get(|| async { "ok" }))
     .route(
         "/readyz",

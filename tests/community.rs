@@ -647,6 +647,14 @@ async fn visibility_matrix() {
         );
     }
 
+    // The sitemap lists only what anyone may find.
+    let sitemap = anonymous.get("/sitemap.xml").await.text().await.unwrap();
+    for (content, post) in &posts {
+        let listed = sitemap.contains(post["id"].as_str().unwrap());
+        assert_eq!(listed, *content == Content::Public, "sitemap: {content:?}");
+    }
+    assert!(!sitemap.contains(sid_post["id"].as_str().unwrap()) && !sitemap.contains("/u/sid"));
+
     // The blocked user can neither follow, comment, react nor be mentioned.
     let public_id = posts[0].1["id"].as_str().unwrap().to_string();
     assert_eq!(
@@ -1052,4 +1060,114 @@ async fn a_corrupt_index_is_rebuilt_at_start_and_reindex_keeps_answering() {
         .unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && said.contains("documents"), "{said}");
+}
+
+#[tokio::test]
+async fn public_pages_read_without_javascript_and_the_sitemap_lists_public_content() {
+    let server = server().await;
+    let ann = server.verified_user("ann").await;
+    let fred = server.verified_user("fred").await;
+    fred.post("/api/v1/users/ann/follow", json!({})).await;
+    let public = publish(
+        &ann,
+        "Glass <script>alert(1)</script> owl",
+        json!({"description": "An owl of **blown glass**.", "tags": ["owls"]}),
+    )
+    .await;
+    let unlisted = publish(&ann, "Unlisted owl", json!({"visibility": "unlisted"})).await;
+    let followers = publish(&ann, "Followers owl", json!({"visibility": "followers"})).await;
+    let anonymous = server.api();
+    let page_of = |post: &Value| format!("/p/{}", post["id"].as_str().unwrap());
+
+    let r = anonymous.get(&page_of(&public)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<h1>Glass &lt;script&gt;alert(1)&lt;/script&gt; owl</h1>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"));
+    assert!(html.contains("<strong>blown glass</strong>"));
+    let canonical = format!(
+        "<link rel=\"canonical\" href=\"{}{}\">",
+        server.url,
+        page_of(&public)
+    );
+    assert!(html.contains(&canonical), "{html}");
+    assert!(html.contains("<meta property=\"og:title\" content=\"Glass &lt;script&gt;"));
+    let image = format!(
+        "<meta property=\"og:image\" content=\"{}{}\">",
+        server.url,
+        public["media"]["preview_url"].as_str().unwrap()
+    );
+    assert!(html.contains(&image), "{html}");
+    assert!(html.contains("twitter:card"));
+    assert!(html.contains("An owl of blown glass."), "description meta");
+    assert!(!html.contains("noindex"));
+
+    let r = anonymous.get(&page_of(&unlisted)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-robots-tag"], "noindex");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("<meta name=\"robots\" content=\"noindex\">")
+    );
+    assert_eq!(
+        anonymous.get(&page_of(&followers)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        fred.get(&page_of(&followers)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        anonymous.get("/p/missing").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let r = anonymous.get("/u/ann").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("@ann"));
+    assert!(html.contains("1 followers"));
+    assert!(html.contains("Glass &lt;script&gt;alert(1)&lt;/script&gt; owl"));
+    assert!(!html.contains("Unlisted owl") && !html.contains("Followers owl"));
+    assert!(html.contains("og:type\" content=\"profile\""));
+    assert_eq!(
+        anonymous.get("/u/nobody").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let sitemap = anonymous.get("/sitemap.xml").await;
+    assert_eq!(sitemap.status(), StatusCode::OK);
+    let sitemap = sitemap.text().await.unwrap();
+    assert!(sitemap.contains(&format!("<loc>{}{}</loc>", server.url, page_of(&public))));
+    assert!(sitemap.contains(&format!("<loc>{}/u/ann</loc>", server.url)));
+    assert!(!sitemap.contains(unlisted["id"].as_str().unwrap()));
+    assert!(!sitemap.contains(followers["id"].as_str().unwrap()));
+    assert!(
+        !sitemap.contains("/u/fred"),
+        "people without public posts are not listed"
+    );
+    let robots = anonymous.get("/robots.txt").await.text().await.unwrap();
+    assert!(robots.contains(&format!("Sitemap: {}/sitemap.xml", server.url)));
+    assert!(robots.contains("Disallow: /api/"));
+
+    // Deleting takes it off the page and the sitemap at once.
+    ann.delete(&page_of(&public).replace("/p/", "/api/v1/posts/"))
+        .await;
+    assert_eq!(
+        anonymous.get(&page_of(&public)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let sitemap = anonymous.get("/sitemap.xml").await.text().await.unwrap();
+    assert!(!sitemap.contains(public["id"].as_str().unwrap()));
 }

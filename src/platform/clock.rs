@@ -24,9 +24,37 @@ impl Clock {
     }
 }
 
+/// The calendar date `(year, month 1–12, day 1–31)` in UTC of a unix time (the
+/// proleptic Gregorian calendar, counted from 1 March so leap days fall last).
+pub fn civil_date(unix: i64) -> (i64, u32, u32) {
+    let days = unix.div_euclid(86_400) + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::Clock;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_date(0), (1970, 1, 1));
+        assert_eq!(super::civil_date(951_782_400), (2000, 2, 29));
+        assert_eq!(super::civil_date(1_795_506_554), (2026, 11, 24));
+        assert_eq!(super::civil_date(-86_400), (1969, 12, 31));
+    }
 
     #[test]
     fn an_offset_moves_the_time() {

@@ -8,6 +8,8 @@ use rust_embed::RustEmbed;
 
 use crate::error::ApiError;
 
+pub mod public;
+
 #[derive(RustEmbed)]
 #[folder = "web/"]
 #[exclude = "README.md"]

@@ -144,6 +144,49 @@ pub fn visible_count(
     )
 }
 
+/// A page of a post's visible top-level comments after `after`, oldest first, each with
+/// its visible replies. The caller has checked the viewer may see the post.
+fn thread_page(
+    conn: &Connection,
+    post_id: &str,
+    viewer: Option<&str>,
+    after: (i64, &str),
+) -> rusqlite::Result<Page<Comment>> {
+    let rows = visible_comments(conn, post_id, None, viewer, after, PAGE as i64 + 1)?;
+    let page = Page::from_rows(rows, PAGE, |c| (c.created_at, c.id.as_str()));
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        let replies = visible_comments(
+            conn,
+            post_id,
+            Some(&row.id),
+            viewer,
+            (i64::MIN, ""),
+            MAX_REPLIES,
+        )?;
+        let mut comment = view(conn, row, viewer)?;
+        comment.replies = replies
+            .into_iter()
+            .map(|reply| view(conn, reply, viewer))
+            .collect::<Result<_, _>>()?;
+        items.push(comment);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// The first page of a post's thread, for the public page (the caller has checked the
+/// viewer may see the post).
+pub fn thread(
+    conn: &Connection,
+    post_id: &str,
+    viewer: Option<&str>,
+) -> rusqlite::Result<Vec<Comment>> {
+    Ok(thread_page(conn, post_id, viewer, (i64::MIN, ""))?.items)
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct CommentQuery {
     pub cursor: Option<String>,
@@ -167,36 +210,7 @@ pub async fn list(
             if visible_post(conn, &post_id, viewer, Door::Direct)?.is_none() {
                 return Ok(None);
             }
-            let rows = visible_comments(
-                conn,
-                &post_id,
-                None,
-                viewer,
-                (after.0, &after.1),
-                PAGE as i64 + 1,
-            )?;
-            let page = Page::from_rows(rows, PAGE, |c| (c.created_at, c.id.as_str()));
-            let mut items = Vec::with_capacity(page.items.len());
-            for row in page.items {
-                let replies = visible_comments(
-                    conn,
-                    &post_id,
-                    Some(&row.id),
-                    viewer,
-                    (i64::MIN, ""),
-                    MAX_REPLIES,
-                )?;
-                let mut comment = view(conn, row, viewer)?;
-                comment.replies = replies
-                    .into_iter()
-                    .map(|reply| view(conn, reply, viewer))
-                    .collect::<Result<_, _>>()?;
-                items.push(comment);
-            }
-            Ok(Some(Page {
-                items,
-                next_cursor: page.next_cursor,
-            }))
+            thread_page(conn, &post_id, viewer, (after.0, &after.1)).map(Some)
         })
         .await?
         .ok_or(ApiError::NotFound)?;

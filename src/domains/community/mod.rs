@@ -12,6 +12,7 @@ pub mod posts;
 pub mod reactions;
 pub mod reports;
 pub mod search;
+pub mod sitemap;
 pub mod visibility;
 
 use utoipa_axum::router::OpenApiRouter;
