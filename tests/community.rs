@@ -153,6 +153,38 @@ async fn posts_comments_reactions_follows_and_feeds() {
             .contains("public")
     );
 
+    // The library says the asset is shared; its picture can be the author's avatar.
+    let mine = ann
+        .json(&format!("/api/v1/assets/{}", asset["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(mine["visibility"], "public");
+    let portrait = ann.uploaded("me.png", png(32, 32, 9)).await;
+    let r = ann
+        .patch("/api/v1/me", json!({"avatar_asset_id": portrait["id"]}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let avatar = r.json::<Value>().await.unwrap()["avatar_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        anonymous.json("/api/v1/users/ann").await["avatar_url"],
+        avatar.as_str()
+    );
+    assert_eq!(
+        anonymous.get(&avatar).await.status(),
+        StatusCode::OK,
+        "avatars are public"
+    );
+    let r = bob
+        .patch("/api/v1/me", json!({"avatar_asset_id": portrait["id"]}))
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "only one's own images"
+    );
+
     // Following, and the feeds.
     let r = bob.post("/api/v1/users/ann/follow", json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -886,6 +918,34 @@ async fn community_mail_comes_instantly_with_one_click_unsubscribe() {
     assert_eq!(
         ann.json("/api/v1/me/notifications").await["community"],
         "off"
+    );
+}
+
+#[tokio::test]
+async fn the_daily_digest_collects_notifications_in_one_mail_a_day() {
+    let server = server().await;
+    let ann = server.verified_user("ann").await;
+    let bob = server.verified_user("bob").await;
+    let r = ann
+        .put("/api/v1/me/notifications", json!({"community": "daily"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let post = publish(&ann, "Teapot", json!({})).await;
+    let comments = format!("/api/v1/posts/{}/comments", post["id"].as_str().unwrap());
+    bob.post(&comments, json!({"body": "First!"})).await;
+    bob.post("/api/v1/users/ann/follow", json!({})).await;
+    let digest = server
+        .smtp
+        .wait_for("ann@example.org", "Your StrataMake day");
+    assert!(digest.text.contains("First!"), "{}", digest.text);
+    assert!(digest.header("List-Unsubscribe-Post").is_some());
+    // Later notifications wait for tomorrow's digest (the mailer looks every 5 s).
+    bob.post(&comments, json!({"body": "Second!"})).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(
+        server.smtp.count_to("ann@example.org"),
+        2,
+        "the verification mail and one digest"
     );
 }
 

@@ -13,6 +13,8 @@ use crate::domains::auth::emails::{Compose, compose, link};
 use crate::domains::auth::extract::{AuthUser, Client, Scope};
 use crate::domains::auth::store::{self, EmailPurpose, Role, User};
 use crate::domains::auth::{password, validate};
+use crate::domains::community::people;
+use crate::domains::library::store as library;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::mail;
 
@@ -28,6 +30,8 @@ pub struct Me {
     pub role: Role,
     pub created_at: i64,
     pub has_password: bool,
+    /// The profile picture (one of the user's library images), if chosen.
+    pub avatar_url: Option<String>,
 }
 
 impl From<User> for Me {
@@ -43,6 +47,7 @@ impl From<User> for Me {
             links: user.links,
             role: user.role,
             created_at: user.created_at,
+            avatar_url: None,
         }
     }
 }
@@ -50,17 +55,25 @@ impl From<User> for Me {
 async fn load(state: &AppState, user_id: String) -> ApiResult<Me> {
     state
         .db
-        .query(move |conn| store::user_by_id(conn, &user_id))
+        .query(move |conn| {
+            let Some(user) = store::user_by_id(conn, &user_id)? else {
+                return Ok(None);
+            };
+            let avatar_url = people::avatar_of(conn, &user_id)?;
+            Ok(Some(Me {
+                avatar_url,
+                ..Me::from(user)
+            }))
+        })
         .await?
-        .map(Me::from)
         .ok_or(ApiError::NotFound)
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "account",
     responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
-pub async fn get_me(user: AuthUser) -> ApiResult<Json<Me>> {
+pub async fn get_me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Me>> {
     user.require_scope(Scope::Read)?;
-    Ok(Json(Me::from(user.account)))
+    Ok(Json(load(&state, user.user_id).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -71,6 +84,8 @@ pub struct ProfilePatch {
     /// Up to 5 http(s) links.
     pub links: Option<Vec<String>>,
     pub username: Option<String>,
+    /// One of your library images as your profile picture; an empty string removes it.
+    pub avatar_asset_id: Option<String>,
 }
 
 const MAX_LINKS: usize = 5;
@@ -148,6 +163,23 @@ pub async fn patch_me(
                 tx.execute(
                     "UPDATE users SET links = ?2 WHERE id = ?1",
                     params![user_id, json],
+                )?;
+            }
+            if let Some(asset_id) = &patch.avatar_asset_id {
+                let avatar = match asset_id.as_str() {
+                    "" => None,
+                    id => Some(
+                        library::get(tx, id)?
+                            .filter(|a| a.user_id == user_id && a.kind == "image")
+                            .ok_or_else(|| {
+                                ApiError::field("avatar_asset_id", "Choose one of your images.")
+                            })?
+                            .id,
+                    ),
+                };
+                tx.execute(
+                    "UPDATE users SET avatar_asset_id = ?2 WHERE id = ?1",
+                    params![user_id, avatar],
                 )?;
             }
             if let Some(name) = &username {

@@ -77,6 +77,18 @@ fn visible_person(
     }
 }
 
+/// The picture of user `user_id`'s avatar, if they chose one.
+pub fn avatar_of(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<String>> {
+    let asset: Option<Option<String>> = conn
+        .query_row(
+            "SELECT avatar_asset_id FROM users WHERE id = ?1",
+            [user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    avatar_url(conn, asset.flatten().as_deref())
+}
+
 /// User `username` if the viewer may see them.
 pub fn visible_user(
     conn: &Connection,

@@ -170,6 +170,22 @@ pub fn sharing(
     Ok(shared)
 }
 
+/// Who a library asset is shown to through its posts: `public` (anyone, in lists or
+/// by link), `followers`, or `private` (not shared).
+pub fn asset_audience(conn: &Connection, asset_id: &str) -> rusqlite::Result<&'static str> {
+    let widest: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MAX(CASE visibility WHEN 'followers' THEN 1 ELSE 2 END) FROM posts
+             WHERE asset_id = ?1 AND moderation = 'ok'",
+        )?
+        .query_row([asset_id], |r| r.get(0))?;
+    Ok(match widest {
+        Some(2) => "public",
+        Some(_) => "followers",
+        None => "private",
+    })
+}
+
 /// Who made a post, as pages show them.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Author {

@@ -14,6 +14,7 @@ use tokio_util::io::StreamReader;
 use super::store::{self, AddError, Asset, ListQuery, MeshInfo, NewAsset};
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, Scope};
+use crate::domains::community::posts::asset_audience;
 use crate::engines::media::{self, Format, MediaError};
 use crate::engines::mesh::check;
 use crate::error::{ApiError, ApiResult};
@@ -351,7 +352,13 @@ pub async fn list(
     };
     let items = state
         .db
-        .query(move |conn| store::list(conn, &query))
+        .query(move |conn| {
+            let mut items = store::list(conn, &query)?;
+            for asset in &mut items {
+                asset.visibility = asset_audience(conn, &asset.id)?.to_string();
+            }
+            Ok(items)
+        })
         .await?;
     Ok(Json(Page::from_rows(items, PAGE as usize, |a: &Asset| {
         (a.created_at, a.id.as_str())
@@ -361,7 +368,13 @@ pub async fn list(
 pub async fn own_asset(state: &AppState, user: &AuthUser, id: String) -> ApiResult<Asset> {
     let asset = state
         .db
-        .query(move |conn| store::get(conn, &id))
+        .query(move |conn| {
+            let Some(mut asset) = store::get(conn, &id)? else {
+                return Ok(None);
+            };
+            asset.visibility = asset_audience(conn, &asset.id)?.to_string();
+            Ok(Some(asset))
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
     if asset.user_id == user.user_id {

@@ -30,7 +30,8 @@ pub struct Asset {
     pub tags: Vec<String>,
     /// Generation parameters, for generated assets.
     pub params: Option<Value>,
-    /// `private` or `public`.
+    /// Who sees it through community posts: `private` (not shared), `followers`, or
+    /// `public` (set by the library's handlers from the community's posts).
     pub visibility: String,
     pub sha256: String,
     pub created_at: i64,
