@@ -858,6 +858,44 @@ async fn moderators_work_the_report_queue_with_an_audit_trail() {
     );
     let own = ann.json(&format!("/api/v1/posts/{id}")).await;
     assert_eq!(own["moderation"], "hidden");
+    // Comments are moderated the same way.
+    let other = publish(&ann, "Clean post", json!({})).await;
+    let other_id = other["id"].as_str().unwrap();
+    let r = bob
+        .post(
+            &format!("/api/v1/posts/{other_id}/comments"),
+            json!({"body": "buy cheap watches"}),
+        )
+        .await;
+    let spam: Value = r.json().await.unwrap();
+    let r = ann
+        .post(
+            "/api/v1/reports",
+            json!({"target_kind": "comment", "target_id": spam["id"], "reason": "spam"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let report: Value = r.json().await.unwrap();
+    let r = admin
+        .post(
+            &format!("/api/v1/reports/{}/resolve", report["id"].as_str().unwrap()),
+            json!({"decision": "remove"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let thread = server
+        .api()
+        .json(&format!("/api/v1/posts/{other_id}/comments"))
+        .await;
+    assert_eq!(thread["items"], json!([]));
+    assert_eq!(
+        server
+            .api()
+            .json(&format!("/api/v1/posts/{other_id}"))
+            .await["comment_count"],
+        0
+    );
+
     // Moderators cannot suspend an administrator.
     let r = ann
         .post(
@@ -1042,6 +1080,23 @@ async fn search_forgives_typos_completes_prefixes_and_filters() {
     let tags = search_until(&bob, "q=fanta&type=tags", |_| true).await;
     assert_eq!(tags["items"][0]["tag"], "fantasy", "{tags}");
     assert_eq!(tags["items"][0]["posts"], 2);
+
+    // A post turned followers-only leaves anonymous results at once.
+    let emerald = &titles(&bob.json("/api/v1/search?q=emerald").await)[0];
+    assert_eq!(emerald, "Emerald dragon");
+    let page = bob.json("/api/v1/search?q=emerald").await;
+    let emerald_id = page["items"][0]["post"]["id"].as_str().unwrap().to_string();
+    let r = ann
+        .patch(
+            &format!("/api/v1/posts/{emerald_id}"),
+            json!({"visibility": "followers"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        titles(&server.api().json("/api/v1/search?q=emerald").await),
+        Vec::<String>::new()
+    );
 
     // A deleted post is gone from results at once, before the index commits.
     let id = later["id"].as_str().unwrap();
