@@ -45,6 +45,13 @@ function navLink(href, text, ic, testid, extra = null) {
   return h('a', { href, class: 'nav-link', testid, dataset: { nav: href } }, icon(ic), h('span', {}, text), extra);
 }
 
+// Posts, profiles and search belong to the community section.
+function communityLink() {
+  const a = navLink('/community', 'Community', 'community', 'nav-community');
+  a.dataset.navAlso = '/p/ /u/ /search';
+  return a;
+}
+
 // "Generate" shows how many of the user's jobs are queued or running (followed by generations.js).
 const genCount = h('span', { class: 'nav-count', testid: 'nav-generate-count', hidden: true });
 function syncGenCount() {
@@ -97,7 +104,7 @@ function renderSidebar() {
         h('li', {}, navLink('/', 'Home', 'home', 'nav-home')),
         h('li', {}, navLink('/generate', 'Generate', 'sparkles', 'nav-generate', genCount)),
         h('li', {}, navLink('/library', 'Library', 'library', 'nav-library')),
-        h('li', {}, navLink('/community', 'Community', 'community', 'nav-community')),
+        h('li', {}, communityLink()),
       ),
     ),
     h(
@@ -163,8 +170,9 @@ function markActive() {
   const p = location.pathname.replace(/\/+$/, '') || '/';
   for (const a of document.querySelectorAll('.sidebar a[data-nav], .topbar a[data-nav]')) {
     const nav = a.dataset.nav;
+    const also = (a.dataset.navAlso || '').split(' ').filter(Boolean);
     // Sub-pages (e.g. /library/{id}) keep their section highlighted.
-    if (nav === p || (nav !== '/' && p.startsWith(`${nav}/`))) a.setAttribute('aria-current', 'page');
+    if (nav === p || (nav !== '/' && p.startsWith(`${nav}/`)) || also.some((x) => p === x || p.startsWith(x))) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
 }
@@ -227,11 +235,12 @@ function renderTopbar() {
     right.unshift(bell);
     right.push(userMenu(state.me));
   } else {
-    left.push(h('a', { href: '/community', class: 'btn btn-ghost btn-sm topbar-link', testid: 'nav-community', 'aria-label': 'Community', dataset: { nav: '/community' } }, icon('community'), h('span', { class: 'topbar-link-text' }, 'Community')));
+    left.push(h('a', { href: '/community', class: 'btn btn-ghost btn-sm topbar-link', testid: 'nav-community', 'aria-label': 'Community', dataset: { nav: '/community', navAlso: '/p/ /u/ /search' } }, icon('community'), h('span', { class: 'topbar-link-text' }, 'Community')));
     right.push(h('a', { href: '/login', class: 'btn btn-ghost btn-sm', testid: 'nav-signin' }, 'Sign in'));
     if (state.config.signup_mode !== 'closed') right.push(h('a', { href: '/signup', class: 'btn btn-primary btn-sm', testid: 'nav-signup' }, 'Create account'));
   }
   topbar.replaceChildren(h('div', { class: 'topbar-left' }, left), h('div', { class: 'topbar-right' }, right));
+  markActive();
 }
 
 function renderBanner() {
@@ -394,7 +403,8 @@ function skipLinkFix() {
 }
 
 async function boot() {
-  root.replaceChildren(h('div', { class: 'boot' }, logo(44), spinner('Loading StrataMake')));
+  // A page the server rendered (/p/{id}, /u/{username}) stays readable until the app takes over.
+  if (!root.querySelector('.public-page')) root.replaceChildren(h('div', { class: 'boot' }, logo(44), spinner('Loading StrataMake')));
   let configErr = null;
   const [cfgRes, meRes] = await Promise.allSettled([loadConfig(), loadMe()]);
   if (cfgRes.status === 'rejected') configErr = cfgRes.reason;

@@ -893,15 +893,20 @@ export function menuButton(btn, items, { label, head, id = `menu-${Math.random()
   }
   const list = h('div', { class: `menu ${cls}`.trim(), id, role: 'menu', 'aria-label': label, hidden: true }, head || null, items);
   const all = () => [...list.querySelectorAll('[role="menuitem"]')];
-  let attached = false;
+  // While open, a click anywhere else closes it (the listener is only registered then).
+  const outside = (ev) => {
+    if (!wrap.isConnected) openMenus.delete(outside); // the page was replaced
+    else if (!list.hidden && ev.target instanceof Node && !wrap.contains(ev.target)) close(false);
+  };
   const open = (focusIdx = 0) => {
-    attached = true;
     list.hidden = false;
     btn.setAttribute('aria-expanded', 'true');
+    openMenus.add(outside);
     const els = all();
     if (els.length) els[(focusIdx + els.length) % els.length].focus();
   };
   const close = (refocus = true) => {
+    openMenus.delete(outside);
     if (list.hidden) return;
     list.hidden = true;
     btn.setAttribute('aria-expanded', 'false');
@@ -926,14 +931,6 @@ export function menuButton(btn, items, { label, head, id = `menu-${Math.random()
     if (ev.target instanceof Element && ev.target.closest('[role="menuitem"]')) close(false);
   });
   const wrap = h('div', { class: 'menu-wrap' }, btn, list);
-  const outside = (ev) => {
-    if (!wrap.isConnected) {
-      if (attached) openMenus.delete(outside); // the page was replaced
-      return;
-    }
-    if (!list.hidden && ev.target instanceof Node && !wrap.contains(ev.target)) close(false);
-  };
-  openMenus.add(outside);
   return wrap;
 }
 

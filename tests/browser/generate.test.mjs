@@ -418,7 +418,7 @@ test(
       const savedChoice = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/notifications') && r.request().method() === 'PUT');
       await mailSwitch.check();
       assert.equal((await savedChoice).status(), 200);
-      assert.deepEqual((await apiInPage(page, 'GET', '/me/notifications')).data, { generation_done: true });
+      assert.deepEqual((await apiInPage(page, 'GET', '/me/notifications')).data, { generation_done: true, community: 'off' });
       await shot(page, 'profile-mails');
 
 

@@ -1,7 +1,7 @@
 // /library/{id} — one asset: large view (the 3D viewer for models), inline title, tags,
 // details, a model's mesh facts and downloads in every format, generation parameters
-// (with "use these settings again" / "use as start image" / "make a 3D model"), download
-// and delete.
+// (with "use these settings again" / "use as start image" / "make a 3D model"), download,
+// delete, and "Share to community" (a post of it).
 
 import { h, icon, toast, errorMessage, spinner, confirmAction, copyIconButton, formatBytes, absoluteTime, relativeTime, badge, tagEditor } from '../ui.js';
 import { get, patch, del, ApiError } from '../api.js';
@@ -276,6 +276,17 @@ export default {
       'Could not delete it',
     );
 
+    // Share to the community: a post of this asset (the dialog asks title, text, tags, audience).
+    const shareBtn = h('button', { type: 'button', class: 'btn btn-share', testid: 'asset-share' }, icon('send'), h('span', {}, 'Share to community'));
+    shareBtn.addEventListener('click', async () => {
+      const { postDialog } = await import('./community-common.js');
+      const saved = await postDialog({ asset });
+      if (saved) {
+        toast('Shared with the community', 'success');
+        navigate(`/p/${encodeURIComponent(saved.id)}`);
+      }
+    });
+
     // ---------------------------------------------------------------- details
     const sha = String(asset.sha256 || '');
     const shaBtn = copyIconButton(() => sha, { what: 'Checksum', testid: 'asset-copy-sha' });
@@ -315,10 +326,15 @@ export default {
           { class: 'badges' },
           badge(kindLabel(asset), 'accent'),
           badge(formatLabel(asset)),
-          asset.visibility === 'public' ? badge('Public', 'success') : h('span', { class: 'badge', title: 'Only you can see this' }, icon('lock'), 'Private'),
+          asset.visibility === 'public'
+            ? badge('Public', 'success', { title: 'Shared in a public or unlisted community post', testid: 'asset-visibility' })
+            : asset.visibility === 'followers'
+            ? h('span', { class: 'badge badge-accent', title: 'Shared with your followers in a community post', testid: 'asset-visibility' }, icon('community'), 'Followers')
+            : h('span', { class: 'badge', title: 'Only you can see this', testid: 'asset-visibility' }, icon('lock'), 'Private'),
           asset.source === 'generated' ? badge('Generated', 'accent') : null,
         ),
         h('div', { class: 'side-actions' }, download, deleteBtn),
+        shareBtn,
       ),
       h(
         'section',

@@ -116,13 +116,14 @@ function toggled(r, kind) {
 export function reactionBar({ postId, commentId = null, reactions, compact = false, onChange = () => {}, testid = 'reactions' }) {
   let r = { counts: {}, total: 0, mine: [], ...reactions };
   let busy = false;
-  const el = h('div', { class: `reactions ${compact ? 'reactions-compact' : ''}`.trim(), role: 'group', 'aria-label': compact ? 'Reactions to this comment' : 'Reactions', testid });
+  const el = h('div', { class: `reactions ${compact ? 'reactions-compact' : ''}`.trim(), role: 'group', 'aria-label': compact ? 'Reactions to this comment' : 'Reactions', 'aria-busy': 'false', testid });
   const live = h('span', { class: 'visually-hidden', 'aria-live': 'polite' });
 
   async function react(kind) {
     if (!requireUser('react')) return;
     if (busy) return;
     busy = true;
+    el.setAttribute('aria-busy', 'true');
     const before = r;
     r = toggled(r, kind);
     render(kind);
@@ -138,6 +139,7 @@ export function reactionBar({ postId, commentId = null, reactions, compact = fal
       toastError(err, 'Could not save your reaction');
     } finally {
       busy = false;
+      el.setAttribute('aria-busy', 'false');
     }
   }
 
@@ -325,8 +327,9 @@ export function postCard(p, { showAuthor = true, showAudience = false } = {}) {
   );
 }
 
-const compact = typeof Intl !== 'undefined' ? new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 }) : null;
-export const compactNumber = (n) => (compact ? compact.format(Number(n) || 0) : String(Number(n) || 0));
+const compactFormat = typeof Intl !== 'undefined' ? new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 }) : null;
+/** 1234 -> "1.2K". */
+export const compactNumber = (n) => (compactFormat ? compactFormat.format(Number(n) || 0) : String(Number(n) || 0));
 
 function relTime(ts) {
   // A <time> would make the card's text change every minute; the grid only needs the day.

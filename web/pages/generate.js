@@ -8,6 +8,7 @@
 //
 // ?from=<asset id>   fills the form with that image's settings (seed included)
 // ?source=<asset id> starts from that image (image to image)
+// ?post=<post id>    fills the form with the prompt and settings a community post shares
 
 import { h, icon, pageHeader, card, field, formAlert, onSubmit, toast, toastError, spinner, errorBox, timeEl } from '../ui.js';
 import { get, post, del, qs, ApiError } from '../api.js';
@@ -452,6 +453,29 @@ export default {
       }
     }
 
+    /** The prompt and settings a community post shares (its start image stays the author's). */
+    async function loadFromPost(id) {
+      try {
+        const p = await get(`/posts/${encodeURIComponent(id)}`, { signal });
+        const g = p.generation && typeof p.generation === 'object' ? { ...p.generation } : null;
+        const prompt = g && (g.prompt || (g.image && g.image.prompt));
+        if (!prompt) {
+          toast('This post doesn\u2019t share its prompt.', 'info');
+          return;
+        }
+        if (!p.mine) {
+          delete g.source_asset_id;
+          delete g.strength;
+          if (g.image) g.image = { ...g.image, source_asset_id: undefined, strength: undefined };
+        }
+        await fill(g, { count: 1 });
+        toast(`Prompt of \u201c${p.title}\u201d by ${p.author.display_name || p.author.username} loaded`, 'success');
+      } catch (err) {
+        if (err && err.name === 'AbortError') return;
+        toast(err instanceof ApiError && err.status === 404 ? 'That post isn\u2019t available any more.' : 'Could not load the post\u2019s prompt.', 'error');
+      }
+    }
+
     function readBody() {
       const body = {
         prompt: prompt.value.trim(),
@@ -809,7 +833,8 @@ export default {
     if (draft) restore(draft);
     const from = params.get('from');
     const start = params.get('source');
-    if (from || start) replaceQuietly('/generate');
+    const fromPost = params.get('post');
+    if (from || start || fromPost) replaceQuietly('/generate');
 
     main.replaceChildren(
       h(
@@ -828,6 +853,7 @@ export default {
     renderStage(null, false);
     recent.load();
     if (from) loadFrom(from);
+    if (fromPost) loadFromPost(fromPost);
     if (start) loadSource(start);
     if (shownId) {
       const id = shownId;

@@ -23,6 +23,7 @@ export const adminTabs = (current) =>
       ['/admin/settings', 'Settings', 'sliders'],
       ['/admin/mail', 'Mail', 'mail'],
       ['/admin/audit', 'Audit log', 'list'],
+      ['/moderation', 'Moderation', 'flag'],
     ],
     current,
   );

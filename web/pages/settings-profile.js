@@ -1,9 +1,12 @@
-// /settings/profile — display name, username, bio and links (PATCH /me).
+// /settings/profile — display name, username, bio, links and picture (PATCH /me), optional mails
+// (finished generations; community activity: off, instant or a daily digest) and the
+// people this account blocks.
 
-import { h, icon, field, formAlert, onSubmit, pageHeader, card, avatar, badge, timeEl, toast, toastError } from '../ui.js';
-import { get, put, patch, ApiError } from '../api.js';
+import { h, icon, field, formAlert, onSubmit, pageHeader, card, avatar, badge, timeEl, toast, toastError, spinner, showLoadError } from '../ui.js';
+import { get, put, patch, del, ApiError } from '../api.js';
 import { state, setMe } from '../state.js';
 import { settingsTabs } from './nav-tabs.js';
+import { pickImage } from './generate-common.js';
 
 const MAX_LINKS = 5;
 
@@ -122,14 +125,40 @@ export default {
       { busyLabel: 'Saving\u2026' },
     );
 
-    // Optional mails: each is a switch saved at once (GET|PUT /api/v1/me/notifications).
+    // Optional mails, each saved at once (GET|PUT /api/v1/me/notifications, only the changed field).
     const mailSwitch = h('input', { type: 'checkbox', role: 'switch', class: 'switch', id: 'notify-generation', testid: 'notify-generation-done', disabled: true });
+    const COMMUNITY_MAIL = [
+      ['off', 'Off', 'Only in the app (the bell).'],
+      ['instant', 'Instant', 'A mail soon after something happens.'],
+      ['daily', 'Daily', 'A digest, at most one mail a day.'],
+    ];
+    const communityRadios = COMMUNITY_MAIL.map(([value]) => h('input', { type: 'radio', name: 'community-mail', value, class: 'seg-input', id: `community-mail-${value}`, disabled: true, testid: `notify-community-${value}` }));
+    const communityHint = h('p', { class: 'hint', id: 'community-mail-hint' }, 'Follows, comments, replies, mentions and reactions.');
+    const communityField = h(
+      'fieldset',
+      { class: 'fieldset community-mail', id: 'community-mail', 'aria-describedby': 'community-mail-hint', testid: 'notify-community' },
+      h('legend', { class: 'label' }, 'Community activity'),
+      h('div', { class: 'seg seg-3' }, communityRadios.map((r, i) => h('label', { class: 'seg-option', for: r.id, title: COMMUNITY_MAIL[i][2] }, r, h('span', {}, COMMUNITY_MAIL[i][1])))),
+      communityHint,
+    );
+    let community = 'off';
+    const showCommunity = (v) => {
+      community = v;
+      for (const r of communityRadios) r.checked = r.value === v;
+      const choice = COMMUNITY_MAIL.find(([k]) => k === v);
+      communityHint.textContent = `Follows, comments, replies, mentions and reactions. ${choice ? choice[2] : ''}`;
+    };
     const mails = card(
       { title: 'Email notifications', description: 'Optional mails. Account and security mails are always sent.' },
       h(
         'div',
-        { class: 'field field-check' },
-        h('div', { class: 'check-row' }, mailSwitch, h('label', { for: 'notify-generation' }, 'Email me when a generation finishes')),
+        { class: 'stack stack-sm' },
+        h(
+          'div',
+          { class: 'field field-check' },
+          h('div', { class: 'check-row' }, mailSwitch, h('label', { for: 'notify-generation' }, 'Email me when a generation finishes')),
+        ),
+        communityField,
         h('p', { class: 'hint' }, 'Every such mail has a one-click unsubscribe link.'),
       ),
     );
@@ -137,6 +166,8 @@ export default {
       .then((settings) => {
         mailSwitch.checked = !!settings.generation_done;
         mailSwitch.disabled = false;
+        showCommunity(settings.community || 'off');
+        for (const r of communityRadios) r.disabled = false;
       })
       .catch((err) => {
         if (err && err.name !== 'AbortError') toastError(err, 'Could not load your mail choices');
@@ -154,8 +185,87 @@ export default {
         mailSwitch.disabled = false;
       }
     });
+    for (const r of communityRadios) {
+      r.addEventListener('change', async () => {
+        if (!r.checked) return;
+        const before = community;
+        const wanted = r.value;
+        for (const x of communityRadios) x.disabled = true;
+        try {
+          const saved = await put('/me/notifications', { community: wanted });
+          showCommunity((saved && saved.community) || wanted);
+          toast(wanted === 'off' ? 'No more mails about community activity' : wanted === 'daily' ? 'You will get a daily digest of community activity' : 'You will get a mail about community activity', 'success');
+        } catch (err) {
+          showCommunity(before);
+          toastError(err, 'Could not save your choice');
+        } finally {
+          for (const x of communityRadios) x.disabled = false;
+          r.focus();
+        }
+      });
+    }
+
+    // People this account blocks (GET /api/v1/blocks), each with Unblock.
+    const blockList = h('ul', { class: 'person-list', role: 'list', testid: 'blocked-list' });
+    const blockStatus = h('div', {});
+    const blocked = card({ title: 'Blocked people', description: 'You don\u2019t see each other\u2019s posts, comments or profiles.', testid: 'blocked-card' }, blockList, blockStatus);
+    function blockRow(p) {
+      const unblock = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', testid: 'unblock', 'aria-label': `Unblock @${p.username}` }, 'Unblock');
+      unblock.addEventListener('click', async () => {
+        unblock.disabled = true;
+        try {
+          await del(`/blocks/${encodeURIComponent(p.username)}`);
+          const li = unblock.closest('li');
+          const next = li.nextElementSibling || li.previousElementSibling;
+          li.remove();
+          toast(`You unblocked @${p.username}`, 'success');
+          if (next) next.querySelector('button').focus();
+          if (!blockList.children.length) blockStatus.replaceChildren(h('p', { class: 'muted small' }, 'You haven\u2019t blocked anyone.'));
+        } catch (err) {
+          unblock.disabled = false;
+          toastError(err, 'Could not unblock');
+        }
+      });
+      return h('li', { class: 'person-row', testid: 'blocked-person', dataset: { username: p.username } }, h('span', { class: 'person-link' }, avatar(p, 'sm'), h('span', { class: 'person-text' }, h('span', { class: 'person-name' }, p.display_name || p.username), h('span', { class: 'person-handle' }, `@${p.username}`))), unblock);
+    }
+    async function loadBlocks() {
+      blockStatus.replaceChildren(h('div', { class: 'loading-row' }, spinner(), h('span', {}, 'Loading\u2026')));
+      try {
+        const res = await get('/blocks', { signal });
+        blockList.replaceChildren(...(res.items || []).map(blockRow));
+        blockStatus.replaceChildren(blockList.children.length ? '' : h('p', { class: 'muted small' }, 'You haven\u2019t blocked anyone.'));
+      } catch (err) {
+        showLoadError(blockStatus, err, loadBlocks);
+      }
+    }
+    loadBlocks();
 
     const side = h('div', { class: 'profile-side' });
+    // The profile picture: one of the user's library images (PATCH /me avatar_asset_id).
+    async function setAvatar(id, btn) {
+      btn.disabled = true;
+      try {
+        const updated = await patch('/me', { avatar_asset_id: id }, { signal });
+        setMe(updated && updated.username ? updated : { ...state.me, avatar_url: null });
+        toast(id ? 'Profile picture changed' : 'Profile picture removed', 'success');
+        renderSide();
+        side.querySelector('[data-testid="avatar-change"]').focus();
+      } catch (err) {
+        btn.disabled = false;
+        toastError(err, 'Could not change the picture');
+      }
+    }
+    function avatarButtons(m) {
+      const change = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', testid: 'avatar-change' }, icon('image'), h('span', {}, m.avatar_url ? 'Change picture' : 'Add a picture'));
+      change.addEventListener('click', async () => {
+        const a = await pickImage(signal, { title: 'Choose a profile picture', intro: 'Pick one of your library images. Everyone can see your profile picture, next to your name and on your profile.' });
+        if (a) setAvatar(String(a.id), change);
+      });
+      const remove = m.avatar_url ? h('button', { type: 'button', class: 'btn btn-ghost btn-sm', testid: 'avatar-remove' }, 'Remove') : null;
+      if (remove) remove.addEventListener('click', () => setAvatar('', remove));
+      return h('div', { class: 'avatar-actions' }, change, remove);
+    }
+
     function renderSide() {
       const m = state.me;
       side.replaceChildren(
@@ -167,6 +277,7 @@ export default {
             { class: 'profile-id' },
             avatar(m, 'lg'),
             h('div', { class: 'profile-id-text' }, h('p', { class: 'profile-name truncate', title: m.display_name || m.username }, m.display_name || m.username), h('p', { class: 'muted truncate', title: `@${m.username}` }, `@${m.username}`)),
+            avatarButtons(m),
           ),
           h(
             'dl',
@@ -176,6 +287,7 @@ export default {
             h('div', {}, h('dt', {}, 'Member since'), h('dd', {}, timeEl(m.created_at))),
           ),
           h('a', { href: '/settings/security', class: 'link-sm' }, 'Change email or password \u2192'),
+          h('a', { href: `/u/${encodeURIComponent(m.username)}`, class: 'link-sm', testid: 'profile-public-link' }, 'See your public profile \u2192'),
         ),
         mails,
       );
@@ -189,7 +301,7 @@ export default {
         { class: 'page' },
         pageHeader('Settings', 'Manage how you appear and how you sign in.'),
         settingsTabs('/settings/profile'),
-        h('div', { class: 'split' }, card({ title: 'Public profile', description: 'Shown next to the things you publish.' }, form), side),
+        h('div', { class: 'split' }, h('div', { class: 'stack' }, card({ title: 'Public profile', description: 'Shown next to the things you publish.' }, form), blocked), side),
       ),
     );
   },
