@@ -54,10 +54,11 @@ struct CommentRow {
     body: String,
     created_at: i64,
     edited_at: Option<i64>,
+    avatar: Option<String>,
 }
 
 const COLUMNS: &str = "c.id, c.post_id, c.parent_id, c.user_id, u.username, u.display_name, \
-     c.body, c.created_at, c.edited_at";
+     c.body, c.created_at, c.edited_at, u.avatar_asset_id";
 
 fn comment_from_row(row: &Row<'_>) -> rusqlite::Result<CommentRow> {
     Ok(CommentRow {
@@ -70,15 +71,17 @@ fn comment_from_row(row: &Row<'_>) -> rusqlite::Result<CommentRow> {
         body: row.get(6)?,
         created_at: row.get(7)?,
         edited_at: row.get(8)?,
+        avatar: row.get(9)?,
     })
 }
 
 fn view(conn: &Connection, row: CommentRow, viewer: Option<&str>) -> rusqlite::Result<Comment> {
     let reactions = reactions::summary(conn, &row.post_id, Some(&row.id), viewer)?;
     let (author, body) = match (&row.username, &row.display_name) {
-        (Some(username), Some(display_name)) => {
-            (Some(Author::new(username, display_name)), row.body)
-        }
+        (Some(username), Some(display_name)) => (
+            Some(Author::new(username, display_name).with_avatar(conn, row.avatar.as_deref())?),
+            row.body,
+        ),
         _ => (None, "[deleted]".to_string()),
     };
     Ok(Comment {

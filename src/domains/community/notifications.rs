@@ -183,7 +183,16 @@ fn sentence(kind: Kind, actor: &str, post: Option<&str>, reaction: &str) -> Stri
         Kind::Follow => format!("{actor} started following you"),
         Kind::Comment => format!("{actor} commented on{on}"),
         Kind::Reply => format!("{actor} replied to your comment on{on}"),
-        Kind::Reaction => format!("{actor} reacted {reaction} to{on}"),
+        Kind::Reaction => {
+            let reaction = match reaction {
+                "like" => "👍",
+                "love" => "❤️",
+                "wow" => "😮",
+                "fire" => "🔥",
+                _ => "😂",
+            };
+            format!("{actor} reacted {reaction} to{on}")
+        }
         Kind::Mention => format!("{actor} mentioned you on{on}"),
     }
 }

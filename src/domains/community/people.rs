@@ -50,7 +50,7 @@ fn person_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Person>
 }
 
 /// The picture of an avatar asset.
-fn avatar_url(conn: &Connection, asset_id: Option<&str>) -> rusqlite::Result<Option<String>> {
+pub fn avatar_url(conn: &Connection, asset_id: Option<&str>) -> rusqlite::Result<Option<String>> {
     Ok(match asset_id {
         Some(id) => library::get(conn, id)?.and_then(|a| a.thumbnail_url),
         None => None,

@@ -72,11 +72,13 @@ pub struct PostRow {
     pub hot: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub author_avatar: Option<String>,
 }
 
 /// The columns of a `PostRow`, for queries that name posts `p` and their authors `u`.
 pub const POST_COLUMNS: &str = "p.id, p.user_id, u.username, u.display_name, p.asset_id, p.title, \
-     p.description, p.tags, p.visibility, p.remix, p.moderation, p.hot, p.created_at, p.updated_at";
+     p.description, p.tags, p.visibility, p.remix, p.moderation, p.hot, p.created_at, p.updated_at, \
+     u.avatar_asset_id";
 
 pub fn post_from_row(row: &Row<'_>) -> rusqlite::Result<PostRow> {
     let tags: String = row.get(7)?;
@@ -96,6 +98,7 @@ pub fn post_from_row(row: &Row<'_>) -> rusqlite::Result<PostRow> {
         hot: row.get(11)?,
         created_at: row.get(12)?,
         updated_at: row.get(13)?,
+        author_avatar: row.get(14)?,
     })
 }
 
@@ -192,6 +195,9 @@ pub struct Author {
     pub username: String,
     pub display_name: String,
     pub url: String,
+    /// Their profile picture, where lists show it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
 }
 
 impl Author {
@@ -200,13 +206,26 @@ impl Author {
             username: username.to_string(),
             display_name: display_name.to_string(),
             url: format!("/u/{username}"),
+            avatar_url: None,
         }
+    }
+
+    /// With the picture of their avatar asset, if they chose one.
+    pub fn with_avatar(
+        mut self,
+        conn: &Connection,
+        avatar_asset_id: Option<&str>,
+    ) -> rusqlite::Result<Self> {
+        self.avatar_url = super::people::avatar_url(conn, avatar_asset_id)?;
+        Ok(self)
     }
 }
 
 /// What a post shows: the shared asset's pictures and, for 3D models, the model.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PostMedia {
+    /// The library asset shown (its files are readable by whoever sees the post).
+    pub asset_id: String,
     /// `image` or `model`.
     pub kind: String,
     pub format: String,
@@ -258,6 +277,7 @@ pub fn view(conn: &Connection, row: PostRow, viewer: Option<&str>) -> rusqlite::
     let (media, params) = match asset {
         Some(asset) => (
             PostMedia {
+                asset_id: asset.id.clone(),
                 model_url: (asset.kind == "model")
                     .then(|| format!("/api/v1/assets/{}/download?format=glb", asset.id)),
                 kind: asset.kind,
@@ -277,7 +297,8 @@ pub fn view(conn: &Connection, row: PostRow, viewer: Option<&str>) -> rusqlite::
     let reactions = reactions::summary(conn, &row.id, None, viewer)?;
     Ok(Post {
         url: format!("/p/{}", row.id),
-        author: Author::new(&row.username, &row.display_name),
+        author: Author::new(&row.username, &row.display_name)
+            .with_avatar(conn, row.author_avatar.as_deref())?,
         description_html: markdown::render(&row.description),
         generation: params.filter(|_| row.remix || mine),
         moderation: (mine && row.moderation != "ok").then(|| row.moderation.clone()),
