@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::domains::auth::extract::MaybeUser;
 use crate::domains::library::store as library;
 use crate::error::{ApiError, ApiResult};
+use crate::platform::db::DbError;
 use crate::platform::search::{self, Change, DocKind, Document, SearchIndex, Sort};
 
 /// Posts anyone may find: public, unmoderated, by an active author.
@@ -305,9 +306,10 @@ pub async fn search(
     .await
     .map_err(|e| ApiError::Internal(e.into()))?
     .map_err(|e| ApiError::Internal(e.into()))?;
+    // Rechecking and viewing a page of hits is SQLite work: off the async workers.
     let (items, consumed) = state
         .db
-        .query(move |conn| {
+        .read(move |conn| -> Result<_, DbError> {
             let viewer = viewer.as_deref();
             let mut items = Vec::new();
             let mut consumed = 0;
@@ -349,7 +351,7 @@ pub async fn search(
                 };
                 items.extend(item);
             }
-            Ok((items, consumed))
+            Ok::<_, DbError>((items, consumed))
         })
         .await?;
     let next = offset + consumed;
