@@ -100,7 +100,9 @@ async fn a_wrong_setting_is_named() {
 
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
-    let server = Server::start().await;
+    let mut server = Server::start().await;
+    // One server per data dir: the harness's own gives way to the one under test.
+    server.terminate();
     let child = server
         .command()
         .args(["--log-format", "json", "serve", "--listen"])

@@ -170,7 +170,8 @@ impl Search {
                 Ok(index) => Some((index, dir)),
                 Err(SearchError::Locked(why)) => {
                     anyhow::bail!(
-                        "the search index {} is in use by another process: {why}",
+                        "another StrataMake server is using this data dir (its search index {} \
+                         is locked: {why}); stop it first",
                         dir.display()
                     )
                 }
