@@ -33,6 +33,32 @@ async fn publish(api: &Api, title: &str, extra: Value) -> Value {
     r.json().await.unwrap()
 }
 
+/// `reporter` reports the post, comment or user `target`, and `moderator` decides;
+/// asserts both were accepted.
+async fn report_and_decide(
+    reporter: &Api,
+    moderator: &Api,
+    kind: &str,
+    target: &Value,
+    decision: &str,
+) {
+    let r = reporter
+        .post(
+            "/api/v1/reports",
+            json!({"target_kind": kind, "target_id": target, "reason": "spam"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let report: Value = r.json().await.unwrap();
+    let r = moderator
+        .post(
+            &format!("/api/v1/reports/{}/resolve", report["id"].as_str().unwrap()),
+            json!({"decision": decision}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+}
+
 /// Sets a reaction on post `id`; returns the post's reactions.
 async fn react(api: &Api, id: &str, body: Value) -> Value {
     let r = api
@@ -522,21 +548,7 @@ async fn visibility_matrix() {
         .await;
     for (content, decision) in [(Content::Hidden, "hide"), (Content::Removed, "remove")] {
         let post = &posts.iter().find(|(c, _)| *c == content).unwrap().1;
-        let r = other
-            .post(
-                "/api/v1/reports",
-                json!({"target_kind": "post", "target_id": post["id"], "reason": "spam"}),
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::CREATED);
-        let report: Value = r.json().await.unwrap();
-        let r = admin
-            .post(
-                &format!("/api/v1/reports/{}/resolve", report["id"].as_str().unwrap()),
-                json!({"decision": decision}),
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        report_and_decide(&other, &admin, "post", &post["id"], decision).await;
     }
     assert_eq!(
         owner
@@ -550,20 +562,7 @@ async fn visibility_matrix() {
     // A suspended author's public post.
     let suspended = server.verified_user("sid").await;
     let sid_post = publish(&suspended, "zebra Suspended", json!({})).await;
-    let r = other
-        .post(
-            "/api/v1/reports",
-            json!({"target_kind": "user", "target_id": "sid", "reason": "spam"}),
-        )
-        .await;
-    let report: Value = r.json().await.unwrap();
-    let r = admin
-        .post(
-            &format!("/api/v1/reports/{}/resolve", report["id"].as_str().unwrap()),
-            json!({"decision": "suspend"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    report_and_decide(&other, &admin, "user", &json!("sid"), "suspend").await;
 
     // The search index holds the public post before absence means anything.
     search_until(&anonymous, "q=zebra", |found| found == ["zebra Public"]).await;
@@ -868,21 +867,7 @@ async fn moderators_work_the_report_queue_with_an_audit_trail() {
         )
         .await;
     let spam: Value = r.json().await.unwrap();
-    let r = ann
-        .post(
-            "/api/v1/reports",
-            json!({"target_kind": "comment", "target_id": spam["id"], "reason": "spam"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let report: Value = r.json().await.unwrap();
-    let r = admin
-        .post(
-            &format!("/api/v1/reports/{}/resolve", report["id"].as_str().unwrap()),
-            json!({"decision": "remove"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    report_and_decide(&ann, &admin, "comment", &spam["id"], "remove").await;
     let thread = server
         .api()
         .json(&format!("/api/v1/posts/{other_id}/comments"))
@@ -1285,4 +1270,109 @@ async fn public_pages_read_without_javascript_and_the_sitemap_lists_public_conte
     );
     let sitemap = anonymous.get("/sitemap.xml").await.text().await.unwrap();
     assert!(!sitemap.contains(public["id"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn shared_files_keep_prompts_and_moderated_content_private() {
+    let server = server().await;
+    let admin = server.admin().await;
+    let ann = server.verified_user("ann").await;
+    let bob = server.verified_user("bob").await;
+    let anonymous = server.api();
+
+    // A generated image's PNG carries its prompt: without remix others get the picture only.
+    let asset = ann.uploaded("made.png", png(40, 30, 5)).await;
+    let asset_id = asset["id"].as_str().unwrap();
+    server
+        .db()
+        .execute(
+            "UPDATE assets SET source = 'generated', params = '{\"prompt\": \"a secret prompt\"}' WHERE id = ?1",
+            [asset_id],
+        )
+        .unwrap();
+    let r = ann
+        .post(
+            "/api/v1/posts",
+            json!({"asset_id": asset_id, "title": "Made"}),
+        )
+        .await;
+    let post: Value = r.json().await.unwrap();
+    let post_path = format!("/api/v1/posts/{}", post["id"].as_str().unwrap());
+    let seen = anonymous.json(&post_path).await;
+    assert_eq!(seen["generation"], Value::Null);
+    assert_eq!(seen["media"]["image_url"], seen["media"]["preview_url"]);
+    let original = asset["url"].as_str().unwrap();
+    assert_eq!(
+        anonymous.get(original).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        anonymous
+            .get(seen["media"]["preview_url"].as_str().unwrap())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let download = format!("/api/v1/assets/{asset_id}/download");
+    assert_eq!(
+        anonymous.get(&download).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ann.get(original).await.status(),
+        StatusCode::OK,
+        "the owner always"
+    );
+    ann.patch(&post_path, json!({"remix": true})).await;
+    assert_eq!(
+        anonymous.get(original).await.status(),
+        StatusCode::OK,
+        "shared with remix"
+    );
+    assert_eq!(
+        anonymous.json(&post_path).await["generation"]["prompt"],
+        "a secret prompt"
+    );
+
+    // A removed post's picture does not come back as an avatar.
+    let removed = publish(&bob, "Removed one", json!({})).await;
+    report_and_decide(&ann, &admin, "post", &removed["id"], "remove").await;
+    let removed_path = format!("/api/v1/posts/{}", removed["id"].as_str().unwrap());
+    let status = bob.get(&removed_path).await.status();
+    assert_eq!(status, StatusCode::NOT_FOUND, "not even for its author");
+    let bob_assets = bob.json("/api/v1/assets").await;
+    let picture = bob_assets["items"][0].clone();
+    bob.patch("/api/v1/me", json!({"avatar_asset_id": picture["id"]}))
+        .await;
+    assert_eq!(
+        anonymous
+            .get(picture["thumbnail_url"].as_str().unwrap())
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // A reply under a hidden comment is hidden with it, notification included.
+    let open = publish(&ann, "Open thread", json!({})).await;
+    let comments = format!("/api/v1/posts/{}/comments", open["id"].as_str().unwrap());
+    let top: Value = bob
+        .post(&comments, json!({"body": "top"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    bob.post(
+        &comments,
+        json!({"body": "psst @boss", "parent_id": top["id"]}),
+    )
+    .await;
+    assert_eq!(admin.json("/api/v1/notifications").await["unread"], 1);
+    report_and_decide(&ann, &admin, "comment", &top["id"], "hide").await;
+    assert_eq!(admin.json("/api/v1/notifications").await["unread"], 0);
+    assert_eq!(
+        anonymous
+            .json(&format!("/api/v1/posts/{}", open["id"].as_str().unwrap()))
+            .await["comment_count"],
+        0
+    );
 }

@@ -35,6 +35,8 @@ struct Head {
     image: Option<String>,
     og_type: &'static str,
     indexable: bool,
+    /// Made for a signed-in viewer (shared caches must not keep it).
+    personal: bool,
 }
 
 /// The page: `index.html` with `head` and `body` in place.
@@ -110,7 +112,11 @@ fn page(state: &AppState, status: StatusCode, head: &Head, body: &str) -> Respon
     );
     headers.insert(
         header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-cache"),
+        header::HeaderValue::from_static(if head.personal {
+            "private, no-cache"
+        } else {
+            "no-cache"
+        }),
     );
     if !head.indexable {
         headers.insert("x-robots-tag", header::HeaderValue::from_static("noindex"));
@@ -184,6 +190,7 @@ fn not_found(state: &AppState) -> Response {
             image: None,
             og_type: "website",
             indexable: false,
+            personal: false,
         },
         "<main class=\"public-main\"><h1>Not found</h1>\
          <p>This page does not exist, or is not shared with you.</p></main>",
@@ -319,6 +326,7 @@ pub async fn post_page(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let viewer = viewer.reader_id().unwrap_or(None);
+    let personal = viewer.is_some();
     let found = state
         .db
         .query(move |conn| {
@@ -357,6 +365,7 @@ pub async fn post_page(
             .or(post.media.thumbnail_url.clone()),
         og_type: "article",
         indexable: post.visibility == Audience::Public,
+        personal,
     };
     let body = post_body(&post, &thread);
     Ok(page(&state, StatusCode::OK, &head, &body))
@@ -433,6 +442,7 @@ pub async fn profile_page(
     Path(username): Path<String>,
 ) -> ApiResult<Response> {
     let viewer = viewer.reader_id().unwrap_or(None);
+    let personal = viewer.is_some();
     let found = state
         .db
         .query(move |conn| {
@@ -466,6 +476,7 @@ pub async fn profile_page(
             .or_else(|| grid.first().and_then(|p| p.media.thumbnail_url.clone())),
         og_type: "profile",
         indexable: true,
+        personal,
     };
     let body = profile_body(&profile, &grid);
     Ok(page(&state, StatusCode::OK, &head, &body))
@@ -490,7 +501,7 @@ pub async fn sitemap_xml(State(state): State<AppState>) -> ApiResult<Response> {
     Ok((
         [
             (header::CONTENT_TYPE, "application/xml; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=600"),
+            (header::CACHE_CONTROL, "no-cache"),
         ],
         xml,
     )

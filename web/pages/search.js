@@ -222,9 +222,10 @@ export default {
           }
         }
         cursor = (res && res.next_cursor) || null;
-        const n = Number(res && res.total);
+        // Only what this viewer may see is counted: the shown results, "+" while more may follow.
+        const n = results.children.length;
         const what = type === 'users' ? ['person', 'people'] : type === 'tags' ? ['tag', 'tags'] : [kind === 'model' ? '3D model' : kind === 'image' ? 'image' : 'post', kind === 'model' ? '3D models' : kind === 'image' ? 'images' : 'posts'];
-        total.textContent = Number.isFinite(n) && results.children.length ? `${n.toLocaleString()} ${n === 1 ? what[0] : what[1]}` : '';
+        total.textContent = n ? `${n.toLocaleString()}${cursor ? '+' : ''} ${n === 1 && !cursor ? what[0] : what[1]}` : '';
         // The index is (re)built in the background after an upgrade or a repair.
         if (res && res.indexing) total.textContent = `${total.textContent}${total.textContent ? ' \u00b7 ' : ''}The search index is being rebuilt; some results may be missing.`;
         status.replaceChildren();

@@ -22,6 +22,8 @@ use crate::platform::tokens::new_sortable_id;
 
 const PAGE: usize = 50;
 const MAX_BODY: usize = 2000;
+/// People told of one comment's mentions (the rest are plain text).
+const MAX_MENTIONS: usize = 10;
 /// Replies shown under one comment.
 const MAX_REPLIES: i64 = 200;
 
@@ -126,7 +128,7 @@ fn visible_comments(
     .collect()
 }
 
-/// How many comments of a post the viewer sees (replies to hidden comments are not).
+/// How many comments of a post the viewer sees.
 pub fn visible_count(
     conn: &Connection,
     post_id: &str,
@@ -134,12 +136,8 @@ pub fn visible_count(
 ) -> rusqlite::Result<i64> {
     conn.prepare_cached(&format!(
         "SELECT COUNT(*) FROM comments c LEFT JOIN users u ON u.id = c.user_id
-         WHERE c.post_id = :post AND {visible}
-           AND (c.parent_id IS NULL OR EXISTS (
-                SELECT 1 FROM comments c2 LEFT JOIN users u2 ON u2.id = c2.user_id
-                WHERE c2.id = c.parent_id AND {parent_visible}))",
-        visible = comment_visible("c", "u"),
-        parent_visible = comment_visible("c2", "u2"),
+         WHERE c.post_id = :post AND {}",
+        comment_visible("c", "u"),
     ))?
     .query_row(
         named_params! {":post": post_id, ":viewer": viewer_param(viewer)},
@@ -323,7 +321,7 @@ pub async fn create(
                 tell(parent_author, Kind::Reply)?;
             }
             tell(&post.user_id, Kind::Comment)?;
-            for username in markdown::mentions(&body) {
+            for username in markdown::mentions(&body).into_iter().take(MAX_MENTIONS) {
                 if let Some(mentioned) = super::people::visible_user(tx, &username, me)? {
                     tell(&mentioned.id, Kind::Mention)?;
                 }

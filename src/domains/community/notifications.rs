@@ -404,7 +404,9 @@ pub fn mail_pending(state: &AppState, tx: &Transaction<'_>, now: i64) -> rusqlit
         if choice == CommunityMail::Daily && digest_sent_at.is_some_and(|t| now - t < 24 * 3600) {
             continue;
         }
-        let items = visible(tx, &user_id, i64::MAX, MAIL_BATCH, true)?;
+        let mut items = visible(tx, &user_id, i64::MAX, MAIL_BATCH + 1, true)?;
+        let more = items.len() > MAIL_BATCH;
+        items.truncate(MAIL_BATCH);
         tx.execute(
             "UPDATE notifications SET emailed_at = ?2 WHERE user_id = ?1 AND emailed_at IS NULL",
             params![user_id, now],
@@ -431,6 +433,9 @@ pub fn mail_pending(state: &AppState, tx: &Transaction<'_>, now: i64) -> rusqlit
                 None => format!("{}.", n.text),
             })
             .collect();
+        if more {
+            paragraphs.push("…and more in the app.".into());
+        }
         paragraphs.push(format!(
             "You get this mail because you chose {} community mail. Change it in your settings, \
              or stop it with one click: {unsubscribe}",

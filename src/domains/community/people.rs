@@ -107,10 +107,12 @@ pub fn visible_user_by_id(
     visible_person(conn, "id", id, viewer)
 }
 
-/// Whether an avatar asset belongs to an active user: its files are then public.
+/// Whether an avatar asset belongs to an active user: its files are then public —
+/// unless moderators hid or removed a post of it (an avatar cannot bring it back).
 pub fn is_avatar(conn: &Connection, asset_id: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE avatar_asset_id = ?1 AND disabled_at IS NULL)",
+        "SELECT EXISTS (SELECT 1 FROM users WHERE avatar_asset_id = ?1 AND disabled_at IS NULL)
+            AND NOT EXISTS (SELECT 1 FROM posts WHERE asset_id = ?1 AND moderation <> 'ok')",
     )?
     .query_row([asset_id], |r| r.get(0))
 }

@@ -139,29 +139,43 @@ pub struct Sharing {
     pub everyone: bool,
 }
 
-/// How the assets `asset_ids` are shared, as seen by the viewer.
+/// One file of a library asset that someone asks for.
+#[derive(Debug, Clone)]
+pub struct SharedFile {
+    pub asset_id: String,
+    /// The original of a generated image: its PNG carries the prompt and settings, so it
+    /// is shared only by posts whose author lets others see them (remix); everyone else
+    /// gets the metadata-free pictures.
+    pub carries_prompt: bool,
+}
+
+/// How the files are shared, as seen by the viewer.
 pub fn sharing(
     conn: &Connection,
-    asset_ids: &[String],
+    files: &[SharedFile],
     viewer: Option<&str>,
 ) -> rusqlite::Result<Sharing> {
     let mut shared = Sharing::default();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT EXISTS (SELECT 1 FROM posts p JOIN users u ON u.id = p.user_id
-                        WHERE p.asset_id = :asset AND {})",
+                        WHERE p.asset_id = :asset AND (:carries_prompt = 0 OR p.remix = 1)
+                          AND {})",
         post_visible("p", "u", Door::Direct)
     ))?;
-    for asset in asset_ids {
-        if super::people::is_avatar(conn, asset)? {
+    for file in files {
+        if !file.carries_prompt && super::people::is_avatar(conn, &file.asset_id)? {
             return Ok(Sharing {
                 viewer: true,
                 everyone: true,
             });
         }
         let mut visible_to = |who: &str| -> rusqlite::Result<bool> {
-            stmt.query_row(named_params! {":asset": asset, ":viewer": who}, |r| {
-                r.get(0)
-            })
+            stmt.query_row(
+                named_params! {
+                    ":asset": file.asset_id, ":carries_prompt": file.carries_prompt, ":viewer": who,
+                },
+                |r| r.get(0),
+            )
         };
         shared.everyone |= visible_to("")?;
         // A signed-in viewer is asked about on their own: a block hides even public posts.
@@ -277,6 +291,19 @@ pub fn view(conn: &Connection, row: PostRow, viewer: Option<&str>) -> rusqlite::
     let (media, params) = match asset {
         Some(asset) => (
             PostMedia {
+                // Without remix, others see the metadata-free picture, not the PNG
+                // that carries the prompt.
+                image_url: match &asset.preview_url {
+                    Some(preview)
+                        if !mine
+                            && !row.remix
+                            && asset.source == "generated"
+                            && asset.kind == "image" =>
+                    {
+                        preview.clone()
+                    }
+                    _ => asset.url.clone(),
+                },
                 asset_id: asset.id.clone(),
                 model_url: (asset.kind == "model")
                     .then(|| format!("/api/v1/assets/{}/download?format=glb", asset.id)),
@@ -284,7 +311,6 @@ pub fn view(conn: &Connection, row: PostRow, viewer: Option<&str>) -> rusqlite::
                 format: asset.format,
                 width: asset.width,
                 height: asset.height,
-                image_url: asset.url,
                 thumbnail_url: asset.thumbnail_url,
                 preview_url: asset.preview_url,
                 mesh: asset.mesh,
@@ -528,23 +554,28 @@ pub async fn patch(
     Json(patch): Json<PostPatch>,
 ) -> ApiResult<Json<Post>> {
     require_publisher(&user)?;
-    let mut post = own_post(&state, &user, id.clone()).await?;
-    if let Some(title) = &patch.title {
-        post.title = clean_title(title)?;
-    }
-    if let Some(description) = &patch.description {
-        post.description = clean_description(description)?;
-    }
-    let tags_changed = patch.tags.is_some();
-    if let Some(tags) = patch.tags {
-        post.tags = clean_tags(tags)?;
-    }
-    post.audience = patch.visibility.unwrap_or(post.audience);
-    post.remix = patch.remix.unwrap_or(post.remix);
+    let title = patch.title.as_deref().map(clean_title).transpose()?;
+    let description = patch
+        .description
+        .as_deref()
+        .map(clean_description)
+        .transpose()?;
+    let tags = patch.tags.map(clean_tags).transpose()?;
     let now = state.now();
+    let (post_id, owner) = (id.clone(), user.user_id.clone());
     state
         .db
         .write(move |tx| {
+            // Read inside the write: concurrent edits each change only what they name.
+            let mut post = post_by_id(tx, &post_id)?
+                .filter(|p| p.user_id == owner && p.moderation != "removed")
+                .ok_or(ApiError::NotFound)?;
+            post.title = title.unwrap_or(post.title);
+            post.description = description.unwrap_or(post.description);
+            let tags_changed = tags.is_some();
+            post.tags = tags.unwrap_or(post.tags);
+            post.audience = patch.visibility.unwrap_or(post.audience);
+            post.remix = patch.remix.unwrap_or(post.remix);
             tx.execute(
                 "UPDATE posts SET title = ?2, description = ?3, tags = ?4, visibility = ?5,
                                   remix = ?6, updated_at = ?7

@@ -246,6 +246,23 @@ fn target(conn: &Connection, kind: TargetKind, id: &str) -> rusqlite::Result<Rep
     })
 }
 
+/// Whose content (or who) a report is about.
+fn author_id(
+    conn: &Connection,
+    kind: TargetKind,
+    target_id: &str,
+) -> rusqlite::Result<Option<String>> {
+    let sql = match kind {
+        TargetKind::Post => "SELECT user_id FROM posts WHERE id = ?1",
+        TargetKind::Comment => "SELECT user_id FROM comments WHERE id = ?1",
+        TargetKind::User => "SELECT id FROM users WHERE id = ?1",
+    };
+    Ok(conn
+        .query_row(sql, [target_id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
 fn require_moderator(user: &AuthUser) -> ApiResult<()> {
     user.require_scope(Scope::Admin)?;
     match user.role {
@@ -447,8 +464,8 @@ pub async fn resolve(
                     moderate(tx, kind, &target_id, state)?;
                 }
                 Decision::Suspend => {
-                    let author = match &about.author {
-                        Some(author) => accounts::user_by_login(tx, &author.username)?,
+                    let author = match author_id(tx, kind, &target_id)? {
+                        Some(id) => accounts::user_by_id(tx, &id)?,
                         None => None,
                     }
                     .ok_or_else(|| ApiError::Conflict("The author's account is gone.".into()))?;

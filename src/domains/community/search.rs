@@ -247,8 +247,6 @@ pub struct SearchItem {
 pub struct SearchResults {
     pub items: Vec<SearchItem>,
     pub next_cursor: Option<String>,
-    /// Matches in the index (before visibility checks).
-    pub total: usize,
     /// The index is being rebuilt: results may be incomplete for a moment.
     pub indexing: bool,
 }
@@ -358,7 +356,6 @@ pub async fn search(
     Ok(Json(SearchResults {
         next_cursor: (next < total && consumed > 0).then(|| next.to_string()),
         items,
-        total,
         indexing: search.rebuilding(),
     }))
 }

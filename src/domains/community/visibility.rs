@@ -57,10 +57,21 @@ pub fn post_visible(p: &str, u: &str, door: Door) -> String {
 }
 
 /// Comment `{c}` by author `{u}` (a LEFT JOIN: a purged author leaves NULL) is visible,
-/// given that its post is.
+/// given that its post is: unmoderated, its author visible, and for a reply, its parent
+/// comment visible by the same rule.
 pub fn comment_visible(c: &str, u: &str) -> String {
+    let own = |c: &str, u: &str| {
+        format!(
+            "({c}.moderation = 'ok' AND ({c}.user_id IS NULL OR {user}))",
+            user = user_visible(u)
+        )
+    };
     format!(
-        "({c}.moderation = 'ok' AND ({c}.user_id IS NULL OR {user}))",
-        user = user_visible(u)
+        "({this} AND ({c}.parent_id IS NULL OR EXISTS (
+            SELECT 1 FROM comments parent LEFT JOIN users parent_author
+                ON parent_author.id = parent.user_id
+            WHERE parent.id = {c}.parent_id AND {parent})))",
+        this = own(c, u),
+        parent = own("parent", "parent_author"),
     )
 }

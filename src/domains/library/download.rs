@@ -17,7 +17,7 @@ use super::serve::content_disposition;
 use super::store::Asset;
 use crate::app::AppState;
 use crate::domains::auth::extract::MaybeUser;
-use crate::domains::community::posts::sharing;
+use crate::domains::community::posts::{SharedFile, sharing};
 use crate::engines::media::{self, Format};
 use crate::engines::mesh::{Mesh, write};
 use crate::error::{ApiError, ApiResult};
@@ -87,8 +87,12 @@ async fn readable_asset(state: &AppState, viewer: Option<String>, id: String) ->
             let Some(asset) = super::store::get(conn, &id)? else {
                 return Ok(None);
             };
+            let file = SharedFile {
+                asset_id: asset.id.clone(),
+                carries_prompt: asset.kind == "image" && asset.source == "generated",
+            };
             let readable = viewer.as_deref() == Some(asset.user_id.as_str())
-                || sharing(conn, std::slice::from_ref(&asset.id), viewer.as_deref())?.viewer;
+                || sharing(conn, &[file], viewer.as_deref())?.viewer;
             Ok(readable.then_some(asset))
         })
         .await?

@@ -20,7 +20,7 @@ use super::store;
 use crate::app::AppState;
 use crate::domains::auth::extract::MaybeUser;
 use crate::domains::auth::store::Role;
-use crate::domains::community::posts::sharing;
+use crate::domains::community::posts::{SharedFile, sharing};
 use crate::error::{ApiError, ApiResult};
 
 /// Bytes read from disk per body frame.
@@ -105,7 +105,15 @@ pub async fn serve(
             let Some(access) = store::blob_access(conn, &lookup)? else {
                 return Ok(None);
             };
-            let shared = sharing(conn, &access.assets, viewer_id.as_deref())?;
+            let files: Vec<SharedFile> = access
+                .assets
+                .iter()
+                .map(|(asset_id, carries_prompt)| SharedFile {
+                    asset_id: asset_id.clone(),
+                    carries_prompt: *carries_prompt,
+                })
+                .collect();
+            let shared = sharing(conn, &files, viewer_id.as_deref())?;
             Ok(Some((access, shared)))
         })
         .await?

@@ -386,8 +386,9 @@ fn mark_if_unreferenced(tx: &Transaction<'_>, hash: &str, now: i64) -> rusqlite:
 pub struct BlobAccess {
     /// The users whose assets use the blob.
     pub owners: Vec<String>,
-    /// Those assets.
-    pub assets: Vec<String>,
+    /// Those assets, and for each whether the blob is a generated image's original
+    /// (whose PNG carries the prompt).
+    pub assets: Vec<(String, bool)>,
     /// MIME type and file name for the response (from an asset that uses it).
     pub mime: String,
     pub filename: String,
@@ -395,8 +396,9 @@ pub struct BlobAccess {
 
 pub fn blob_access(conn: &Connection, hash: &str) -> rusqlite::Result<Option<BlobAccess>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT user_id, id, mime, filename, blob_hash = ?1 FROM assets
-         WHERE blob_hash = ?1 OR thumb_hash = ?1 OR preview_hash = ?1",
+        "SELECT user_id, id, mime, filename, blob_hash = ?1,
+                blob_hash = ?1 AND kind = 'image' AND source = 'generated'
+         FROM assets WHERE blob_hash = ?1 OR thumb_hash = ?1 OR preview_hash = ?1",
     )?;
     let rows = stmt.query_map([hash], |r| {
         Ok((
@@ -405,11 +407,12 @@ pub fn blob_access(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Blo
             r.get::<_, String>(2)?,
             r.get::<_, String>(3)?,
             r.get::<_, bool>(4)?,
+            r.get::<_, bool>(5)?,
         ))
     })?;
     let mut access: Option<BlobAccess> = None;
     for row in rows {
-        let (owner, asset, mime, filename, is_original) = row?;
+        let (owner, asset, mime, filename, is_original, carries_prompt) = row?;
         let (mime, filename) = if is_original {
             (mime, filename)
         } else {
@@ -430,7 +433,7 @@ pub fn blob_access(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Blo
             filename,
         });
         entry.owners.push(owner);
-        entry.assets.push(asset);
+        entry.assets.push((asset, carries_prompt));
     }
     Ok(access)
 }

@@ -214,14 +214,23 @@ impl Search {
     /// Rebuilds from the database into a new generation and switches to it.
     async fn rebuild(&self, db: &Db, source: Arc<dyn Source>) -> anyhow::Result<u64> {
         self.rebuilding.store(true, Ordering::Relaxed);
+        let result = self.build_and_switch(db, source).await;
+        self.rebuilding.store(false, Ordering::Relaxed);
+        result
+    }
+
+    async fn build_and_switch(&self, db: &Db, source: Arc<dyn Source>) -> anyhow::Result<u64> {
         let dir = next_generation(&self.root)?;
         let target = dir.clone();
         let built = db
             .read(move |conn| Ok::<_, anyhow::Error>(build(conn, source.as_ref(), &target)))
-            .await?;
-        let result = match built {
-            Ok(index) => {
+            .await?
+            .and_then(|index| {
                 write_current(&self.root, &dir)?;
+                Ok(index)
+            });
+        match built {
+            Ok(index) => {
                 let count = index.doc_count();
                 *self.current.write().expect("search lock poisoned") = (index, dir.clone());
                 remove_others(&self.root, &dir);
@@ -231,9 +240,15 @@ impl Search {
                 std::fs::remove_dir_all(&dir).ok();
                 Err(error)
             }
-        };
-        self.rebuilding.store(false, Ordering::Relaxed);
-        result
+        }
+    }
+
+    /// An index that has seen outbox entries the database never gave (a database
+    /// restored without its index) would skip new ones: it is rebuilt.
+    async fn ahead_of_database(&self, db: &Db) -> anyhow::Result<bool> {
+        let applied = self.index().applied_seq();
+        let position = db.query(outbox_position).await?;
+        Ok(applied > position)
     }
 
     /// Applies one batch of the outbox; returns how many entries it took.
@@ -299,20 +314,37 @@ impl Search {
         source: Arc<dyn Source>,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
+        if self.ahead_of_database(&db).await.unwrap_or(false) {
+            tracing::warn!("the search index is ahead of the database; rebuilding it");
+            self.rebuild_wanted.store(true, Ordering::Relaxed);
+        }
+        let mut next_rebuild = tokio::time::Instant::now();
         loop {
             let requested = self.take_request(&db).await.unwrap_or_else(|error| {
                 tracing::error!(%error, "cannot read search requests");
                 false
             });
-            if requested || self.rebuild_wanted.swap(false, Ordering::Relaxed) {
+            let wanted = requested
+                || (self.rebuild_wanted.load(Ordering::Relaxed)
+                    && tokio::time::Instant::now() >= next_rebuild);
+            if wanted {
                 let started = std::time::Instant::now();
                 match self.rebuild(&db, source.clone()).await {
-                    Ok(documents) => tracing::info!(
-                        documents,
-                        ms = started.elapsed().as_millis() as u64,
-                        "search index rebuilt"
-                    ),
-                    Err(error) => tracing::error!(%error, "search index rebuild failed"),
+                    Ok(documents) => {
+                        self.rebuild_wanted.store(false, Ordering::Relaxed);
+                        tracing::info!(
+                            documents,
+                            ms = started.elapsed().as_millis() as u64,
+                            "search index rebuilt"
+                        )
+                    }
+                    Err(error) => {
+                        // Tried again a minute later; meanwhile the index follows the
+                        // outbox as usual.
+                        self.rebuild_wanted.store(true, Ordering::Relaxed);
+                        next_rebuild = tokio::time::Instant::now() + Duration::from_secs(60);
+                        tracing::error!(%error, "search index rebuild failed");
+                    }
                 }
             }
             let busy = match self.apply_outbox(&db, &source).await {
