@@ -747,7 +747,7 @@ def fts_empty(path, matches):
 
 
 def ours_empty(port, queries):
-    return [get_json(port, search_path(query))["total"] == 0 for query in queries]
+    return [not get_json(port, search_path(query))["items"] for query in queries]
 
 
 def print_latency(label, stats):

@@ -12,7 +12,6 @@ use crate::app::AppState;
 use crate::domains::auth::extract::MaybeUser;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::cursor::Page;
-use crate::platform::db::DbError;
 
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -53,8 +52,7 @@ pub async fn feed(
     };
     let page = state
         .db
-        // A page of posts is several milliseconds of SQLite work: off the async workers.
-        .read(move |conn| Ok::<_, DbError>(posts::list(conn, listing, viewer.as_deref(), after)?))
+        .query(move |conn| posts::list(conn, listing, viewer.as_deref(), after))
         .await?;
     Ok(Json(page))
 }
