@@ -450,10 +450,7 @@ pub async fn profile_page(
             let Some(profile) = people::profile(conn, &username, viewer)? else {
                 return Ok(None);
             };
-            let Some(person) = people::visible_user(conn, &username, viewer)? else {
-                return Ok(None);
-            };
-            let grid = posts::list(conn, Listing::Author(&person.id), viewer, None)?;
+            let grid = posts::list(conn, Listing::Author(&profile.id), viewer, None)?;
             Ok(Some((profile, grid.items)))
         })
         .await?;

@@ -13,7 +13,7 @@ use super::notifications::{self, Kind};
 use super::posts::{Author, parse_cursor, refresh_engagement, require_publisher, visible_post};
 use super::reactions::{self, Reactions};
 use super::visibility::{Door, comment_visible, viewer_param};
-use super::{Action, rate_limit};
+use super::{Action, clean_text, rate_limit};
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, MaybeUser, Scope};
 use crate::error::{ApiError, ApiResult};
@@ -227,14 +227,7 @@ pub struct NewComment {
 }
 
 fn clean_body(body: &str) -> ApiResult<String> {
-    let body = body.trim();
-    if body.is_empty() || body.chars().count() > MAX_BODY {
-        return Err(ApiError::field(
-            "body",
-            format!("Write 1 to {MAX_BODY} characters."),
-        ));
-    }
-    Ok(body.to_string())
+    clean_text("body", body, MAX_BODY, true)
 }
 
 /// One comment the viewer may see, with no replies.

@@ -21,11 +21,15 @@ fn safe_href(url: &str) -> bool {
 }
 
 /// The `@username`s in `text`, in order, without repeats.
+/// Only text counts, as rendered: not code, not link addresses.
 pub fn mentions(text: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
-    for (_, name) in mention_spans(text) {
-        if !found.iter().any(|f| f.eq_ignore_ascii_case(name)) {
-            found.push(name.to_string());
+    for event in parser(text) {
+        let Event::Text(text) = event else { continue };
+        for (_, name) in mention_spans(&text) {
+            if !found.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+                found.push(name.to_string());
+            }
         }
     }
     found
@@ -229,6 +233,7 @@ mod tests {
             "<p>hi <a class=\"mention\" href=\"/u/ann\">@ann</a></p>"
         );
         assert_eq!(render("`@ann`"), "<p><code>@ann</code></p>");
+        assert!(mentions("`@ann` and [x](https://example.org/@bob)").is_empty());
     }
 
     #[test]

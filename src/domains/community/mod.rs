@@ -46,6 +46,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(search::search))
 }
 
+/// User-written text as stored: trimmed, at most `max` characters, and not empty
+/// when `required`; otherwise a 422 naming `field`.
+pub fn clean_text(field: &str, text: &str, max: usize, required: bool) -> ApiResult<String> {
+    let text = text.trim();
+    if text.chars().count() > max || (required && text.is_empty()) {
+        let range = if required { "1 to " } else { "at most " };
+        return Err(ApiError::field(
+            field,
+            format!("Use {range}{max} characters."),
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// What the community rate-limits.
 #[derive(Debug, Clone, Copy)]
 pub enum Action {

@@ -17,7 +17,6 @@ use crate::domains::accounts::notifications::{self as settings, COMMUNITY, Commu
 use crate::domains::auth::emails::{self, Compose};
 use crate::domains::auth::extract::{AuthUser, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::platform::cursor::Page;
 use crate::platform::mail;
 
 const PAGE: usize = 30;
@@ -306,15 +305,12 @@ pub async fn list(
     let page = state
         .db
         .query(move |conn| {
-            let items = visible(conn, &id, before, PAGE + 1, false)?;
-            let page = Page::from_rows(items, PAGE, |n| (n.id, ""));
+            let mut items = visible(conn, &id, before, PAGE + 1, false)?;
+            let more = items.len() > PAGE;
+            items.truncate(PAGE);
             Ok(NotificationPage {
-                next_cursor: page.next_cursor.map(|_| {
-                    page.items
-                        .last()
-                        .map_or(String::new(), |n| n.id.to_string())
-                }),
-                items: page.items,
+                next_cursor: items.last().filter(|_| more).map(|n| n.id.to_string()),
+                items,
                 unread: unread_count(conn, &id)?,
             })
         })

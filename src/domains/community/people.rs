@@ -119,6 +119,8 @@ pub fn is_avatar(conn: &Connection, asset_id: &str) -> rusqlite::Result<bool> {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Profile {
+    #[serde(skip)]
+    pub id: String,
     pub username: String,
     pub display_name: String,
     pub bio: String,
@@ -170,6 +172,7 @@ pub fn profile(
         )?;
     Ok(Some(Profile {
         is_me: viewer == Some(person.id.as_str()),
+        id: person.id,
         bio_html: markdown::render(&bio),
         bio,
         links: serde_json::from_str(&links).unwrap_or_default(),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::markdown;
 use super::reactions::{self, Reactions};
 use super::visibility::{Door, post_visible, viewer_param};
-use super::{Action, rate_limit};
+use super::{Action, clean_text, rate_limit};
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, MaybeUser, Scope};
 use crate::domains::library::api::clean_tags;
@@ -414,25 +414,11 @@ pub struct PostPatch {
 }
 
 fn clean_title(title: &str) -> ApiResult<String> {
-    let title = title.trim();
-    if title.is_empty() || title.chars().count() > MAX_TITLE {
-        return Err(ApiError::field(
-            "title",
-            format!("Use 1 to {MAX_TITLE} characters."),
-        ));
-    }
-    Ok(title.to_string())
+    clean_text("title", title, MAX_TITLE, true)
 }
 
 fn clean_description(text: &str) -> ApiResult<String> {
-    let text = text.trim();
-    if text.chars().count() > MAX_DESCRIPTION {
-        return Err(ApiError::field(
-            "description",
-            format!("Use at most {MAX_DESCRIPTION} characters."),
-        ));
-    }
-    Ok(text.to_string())
+    clean_text("description", text, MAX_DESCRIPTION, false)
 }
 
 fn save_tags(tx: &Transaction<'_>, post_id: &str, tags: &[String]) -> rusqlite::Result<()> {

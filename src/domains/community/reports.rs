@@ -12,13 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use super::posts::{Author, post_by_id, refresh_engagement, visible_post};
 use super::visibility::{Door, comment_visible};
-use super::{Action, rate_limit};
+use super::{Action, clean_text, rate_limit};
 use crate::app::AppState;
 use crate::domains::admin::audit;
 use crate::domains::auth::extract::{AuthUser, Scope};
 use crate::domains::auth::store::{self as accounts, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::platform::tokens::new_sortable_id;
+
+/// Longest report details or moderator note.
+const MAX_NOTE: usize = 1000;
 
 /// Why something is reported.
 pub const REASONS: [&str; 8] = [
@@ -123,10 +126,7 @@ pub async fn create(
             format!("Choose one of {}.", REASONS.join(", ")),
         ));
     }
-    let details = request.details.trim().to_string();
-    if details.chars().count() > 1000 {
-        return Err(ApiError::field("details", "Use at most 1000 characters."));
-    }
+    let details = clean_text("details", &request.details, MAX_NOTE, false)?;
     rate_limit(&state, &user, Action::Report)?;
     let now = state.now();
     let reporter = user.user_id.clone();
@@ -306,48 +306,25 @@ pub async fn list(
                  WHERE ?1 = 'all' OR r.status = ?1
                  ORDER BY r.created_at DESC LIMIT 500",
             )?;
-            let rows = stmt
-                .query_map([&status], |r| {
-                    Ok((
-                        (
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, String>(3)?,
-                            r.get::<_, String>(4)?,
-                            r.get::<_, Option<String>>(5)?,
-                        ),
-                        (
-                            r.get::<_, String>(6)?,
-                            r.get::<_, String>(7)?,
-                            r.get::<_, i64>(8)?,
-                            r.get::<_, Option<i64>>(9)?,
-                            r.get::<_, i64>(10)?,
-                        ),
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter()
-                .map(
-                    |(
-                        (id, reason, details, status, resolution, reporter),
-                        (kind, target_id, created_at, resolved_at, open_reports),
-                    )| {
-                        Ok(Report {
-                            target: target(conn, TargetKind::parse(&kind), &target_id)?,
-                            id,
-                            reason,
-                            details,
-                            status,
-                            resolution,
-                            reporter,
-                            open_reports,
-                            created_at,
-                            resolved_at,
-                        })
-                    },
-                )
-                .collect::<rusqlite::Result<Vec<_>>>()
+            let mut rows = stmt.query([&status])?;
+            let mut reports = Vec::new();
+            while let Some(r) = rows.next()? {
+                let kind: String = r.get(6)?;
+                let target_id: String = r.get(7)?;
+                reports.push(Report {
+                    target: target(conn, TargetKind::parse(&kind), &target_id)?,
+                    id: r.get(0)?,
+                    reason: r.get(1)?,
+                    details: r.get(2)?,
+                    status: r.get(3)?,
+                    resolution: r.get(4)?,
+                    reporter: r.get(5)?,
+                    created_at: r.get(8)?,
+                    resolved_at: r.get(9)?,
+                    open_reports: r.get(10)?,
+                });
+            }
+            Ok(reports)
         })
         .await?;
     Ok(Json(reports))
@@ -421,10 +398,7 @@ pub async fn resolve(
     Json(resolution): Json<Resolution>,
 ) -> ApiResult<StatusCode> {
     require_moderator(&user)?;
-    let note = resolution.note.trim().to_string();
-    if note.chars().count() > 1000 {
-        return Err(ApiError::field("note", "Use at most 1000 characters."));
-    }
+    let note = clean_text("note", &resolution.note, MAX_NOTE, false)?;
     let now = state.now();
     let moderator = user.user_id.clone();
     let moderator_role = user.role;

@@ -292,8 +292,12 @@ impl Search {
         Ok(taken)
     }
 
-    /// Takes a rebuild request left by `stratamake search reindex`.
+    /// Takes a rebuild request left by `stratamake search reindex` (a read every poll;
+    /// the write lock only when there is one).
     async fn take_request(&self, db: &Db) -> anyhow::Result<bool> {
+        if !db.query(reindex_requested).await? {
+            return Ok(false);
+        }
         let requested = db
             .write(|tx| {
                 Ok::<_, DbError>(
@@ -365,6 +369,14 @@ impl Search {
     }
 }
 
+fn reindex_requested(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM search_state WHERE name = ?1)",
+        [REINDEX_REQUESTED],
+        |r| r.get(0),
+    )
+}
+
 /// `stratamake search reindex`: rebuilds the index under `root`, or, when a running
 /// server holds it, asks that server to and waits until it has.
 pub async fn reindex(root: &Path, db: &Db, source: Arc<dyn Source>) -> anyhow::Result<String> {
@@ -384,16 +396,7 @@ pub async fn reindex(root: &Path, db: &Db, source: Arc<dyn Source>) -> anyhow::R
         .await?;
         for _ in 0..(30 * 60 * 4) {
             tokio::time::sleep(POLL).await;
-            let pending = db
-                .query(|conn| {
-                    conn.query_row(
-                        "SELECT EXISTS (SELECT 1 FROM search_state WHERE name = ?1)",
-                        [REINDEX_REQUESTED],
-                        |r| r.get::<_, bool>(0),
-                    )
-                })
-                .await?;
-            if !pending {
+            if !db.query(reindex_requested).await? {
                 return Ok("The running server is rebuilding the search index; searches are answered meanwhile.".into());
             }
         }
