@@ -398,7 +398,7 @@ export function emptyState(ic, title, text) {
 export function errorBox(err, retry) {
   return h(
     'div',
-    { class: 'callout callout-error', role: 'alert' },
+    { class: 'callout callout-error', role: 'alert', testid: 'load-error' },
     icon('alert'),
     h('div', {}, h('p', {}, errorMessage(err, 'Could not load this section.')), retry ? h('button', { type: 'button', class: 'btn btn-sm btn-secondary', onClick: retry }, 'Try again') : null),
   );

@@ -249,8 +249,9 @@ test(
       await pageB.goto('/search');
       await pageB.getByTestId('search-input').fill(misspelled);
       const hit = pageB.locator(`[data-testid="search-result"][data-post-id="${postId}"]`);
-      await pageB.locator('[data-testid="search-result"], [data-testid="search-empty"], [data-testid="search-unavailable"]').first().waitFor();
+      await pageB.locator('[data-testid="search-result"], [data-testid="search-empty"], [data-testid="search-unavailable"], [data-testid="load-error"]').first().waitFor();
       assert.equal(await pageB.getByTestId('search-unavailable').count(), 0, 'the search endpoint answers');
+      assert.equal(await pageB.getByTestId('load-error').count(), 0, `the search succeeds (${await pageB.getByTestId('load-error').allInnerTexts()})`);
       await hit.waitFor();
       assert.equal(new URL(pageB.url()).searchParams.get('q'), misspelled, 'the address keeps the query');
       assert.ok((await hit.locator('mark').count()) > 0, 'the matched word is highlighted');

@@ -181,8 +181,10 @@ export default {
     }
 
     async function run(reset) {
-      clearTimeout(timer);
       if (reset) {
+        // A typed query waiting for its pause is replaced by this one; a "load more" from
+        // the scroll observer must leave it waiting.
+        clearTimeout(timer);
         gen++;
         cursor = null;
         if (controller) controller.abort();
