@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::markdown;
 use super::people::{Person, visible_user_by_id};
-use super::posts::{Post, view, visible_post};
+use super::posts::{Audience, Post, view, visible_post};
 use super::visibility::Door;
 use crate::app::AppState;
 use crate::domains::auth::extract::MaybeUser;
@@ -317,7 +317,11 @@ pub async fn search(
                 }
                 consumed += 1;
                 let item = match kind {
-                    DocKind::Post => match visible_post(conn, &hit.id, viewer, Door::Listed)? {
+                    // Findable (the index may not have caught up with a change yet)
+                    // and visible to this viewer (blocks, suspensions).
+                    DocKind::Post => match visible_post(conn, &hit.id, viewer, Door::Listed)?
+                        .filter(|row| row.audience == Audience::Public && row.moderation == "ok")
+                    {
                         Some(row) => Some(SearchItem {
                             post: Some(view(conn, row, viewer)?),
                             user: None,
