@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use crate::config::Config;
 use crate::domains::auth::oidc::OidcClients;
 use crate::domains::generation::runner::Engine;
+use crate::domains::privacy::PrivacyRuntime;
 use crate::platform::blobs::BlobStore;
 use crate::platform::clock::Clock;
 use crate::platform::db::Db;
@@ -31,6 +32,8 @@ pub struct AppState {
     /// The search index, opened when the server starts (command-line tools that build
     /// an `AppState` leave it closed, so they never contend with a running server).
     pub search: Arc<OnceLock<Arc<Search>>>,
+    /// Usage counting and the export worker's wake-up.
+    pub privacy: Arc<PrivacyRuntime>,
 }
 
 impl AppState {

@@ -39,6 +39,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub generation: GenerationConfig,
     pub community: CommunityConfig,
+    pub privacy: PrivacyConfig,
     pub smtp: SmtpConfig,
     /// OpenID Connect providers users may sign in with.
     pub oidc: Vec<OidcProviderConfig>,
@@ -62,10 +63,6 @@ pub struct AuthConfig {
     pub access_token_seconds: i64,
     /// Absolute lifetime of a session (refresh-token family), seconds.
     pub session_lifetime_seconds: i64,
-    /// Terms of Service version users accept at signup.
-    pub terms_version: String,
-    /// Privacy Policy version users accept at signup.
-    pub privacy_version: String,
     /// Difficulty of the signup proof of work: the largest number a browser may try.
     pub pow_max_number: u64,
 }
@@ -107,6 +104,41 @@ impl Default for CommunityConfig {
     fn default() -> Self {
         Self {
             new_account_hours: 24,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Where people write about their data and this site (an email address or a short
+    /// sentence), named in the policies; empty says "the administrators of <instance>".
+    pub contact: String,
+    /// Days between a deletion request and the purge (the person can cancel until then).
+    pub deletion_grace_days: i64,
+    /// Days a data export can be downloaded.
+    pub export_days: i64,
+    /// Data exports one person may request a day.
+    pub exports_per_day: u32,
+    /// Record usage analytics (page views, features, API requests per person per day).
+    pub analytics: bool,
+    /// Days client addresses are kept whole before being shortened to /24 (IPv4) or
+    /// /48 (IPv6).
+    pub analytics_full_ip_days: i64,
+    /// Days usage records are kept at all.
+    pub analytics_retention_days: i64,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            contact: String::new(),
+            deletion_grace_days: 30,
+            export_days: 7,
+            exports_per_day: 3,
+            analytics: true,
+            analytics_full_ip_days: 7,
+            analytics_retention_days: 365,
         }
     }
 }
@@ -204,6 +236,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             generation: GenerationConfig::default(),
             community: CommunityConfig::default(),
+            privacy: PrivacyConfig::default(),
             smtp: SmtpConfig::default(),
             oidc: Vec::new(),
             clock_offset_seconds: 0,
@@ -216,8 +249,6 @@ impl Default for AuthConfig {
         Self {
             access_token_seconds: 15 * 60,
             session_lifetime_seconds: 30 * 24 * 3600,
-            terms_version: "2026-11-01".into(),
-            privacy_version: "2026-11-01".into(),
             pow_max_number: 50_000,
         }
     }
@@ -319,6 +350,19 @@ impl Config {
             if url.scheme() != "http" && url.scheme() != "https" {
                 bail!("public_url must start with http:// or https://");
             }
+        }
+        let privacy = &self.privacy;
+        if privacy.deletion_grace_days < 0 || privacy.export_days < 1 {
+            bail!(
+                "privacy.deletion_grace_days must be 0 or more and privacy.export_days 1 or more"
+            );
+        }
+        if privacy.analytics_full_ip_days < 0
+            || privacy.analytics_retention_days < privacy.analytics_full_ip_days
+        {
+            bail!(
+                "privacy.analytics_full_ip_days must be 0 or more and at most privacy.analytics_retention_days"
+            );
         }
         if self.community.new_account_hours < 0 {
             bail!("community.new_account_hours must be 0 or more");

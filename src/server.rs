@@ -25,6 +25,7 @@ use crate::app::AppState;
 use crate::config::Config;
 use crate::domains::auth::oidc::OidcClients;
 use crate::domains::generation::runner::Engine;
+use crate::domains::privacy::PrivacyRuntime;
 use crate::domains::{self, auth::cookies};
 use crate::engines::onnx::RuntimeOptions;
 use crate::error::{ApiError, problem_response};
@@ -50,6 +51,7 @@ use crate::platform::tokens::constant_time_eq;
         (name = "library", description = "The private library and its files"),
         (name = "setup", description = "First-run setup"),
         (name = "instance", description = "Public facts about this instance"),
+        (name = "privacy", description = "Data exports, account deletion, consents, likeness, policies and usage records"),
     )
 )]
 struct ApiDoc;
@@ -97,6 +99,7 @@ pub async fn open_state(config: Config) -> anyhow::Result<AppState> {
         config.generation.model_memory_mb,
     ));
     Ok(AppState {
+        privacy: Arc::new(PrivacyRuntime::new(clock, config.privacy.analytics)),
         blobs,
         oidc,
         jobs: JobBoard::new(),
@@ -121,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(domains::credits::routes())
         .merge(domains::generation::routes())
         .merge(domains::community::routes())
+        .merge(domains::privacy::routes())
         .split_for_parts();
     let migrations_expected = migrations::embedded().map_or(i64::MAX, |m| m.len() as i64);
     let openapi_json = Arc::new(openapi.to_pretty_json().unwrap_or_default());
@@ -138,12 +142,19 @@ pub fn router(state: AppState) -> Router {
     .route("/u/{username}", get(crate::web::public::profile_page))
     .route("/sitemap.xml", get(crate::web::public::sitemap_xml))
     .route("/robots.txt", get(crate::web::public::robots_txt))
+    .route("/policies/{slug}", get(crate::web::public::policy_page))
+    .route("/terms", get(|| async { axum::response::Redirect::permanent("/policies/terms") }))
+    .route("/privacy", get(|| async { axum::response::Redirect::permanent("/policies/privacy") }))
     .route("/healthz", get(|| async { "ok" }))
     .route(
         "/readyz",
         get(move |State(state): State<AppState>| readyz(state, migrations_expected)),
     )
     .fallback(crate::web::serve)
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        domains::privacy::usage::count_requests,
+    ))
     .layer(middleware::from_fn_with_state(state.clone(), csrf_guard))
     .layer(middleware::from_fn(problem_for_plain_errors))
     .layer(DefaultBodyLimit::max(max_body))
@@ -359,6 +370,7 @@ pub async fn launch_with_listener(
     ));
     crate::domains::auth::password::warm_up_in_background();
     crate::domains::generation::start_workers(&state).await?;
+    crate::domains::privacy::start(&state, &shutdown).await?;
     if let Some(token) =
         crate::domains::auth::api::setup::issue_setup_token(&state.db, state.now()).await?
     {

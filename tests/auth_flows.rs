@@ -48,7 +48,7 @@ async fn signup_verify_sign_in_and_profile() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!(terms, "2026-11-01");
+    assert_eq!(terms, "1", "the version of the Terms in force at signup");
     assert!(age.is_some());
 
     let patched = api

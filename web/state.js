@@ -11,8 +11,7 @@ export const state = {
     signup_mode: 'open',
     pow_required: false,
     oidc_providers: [],
-    terms_version: null,
-    privacy_version: null,
+    policies: [],
   },
   /** GET /api/v1/me, or null when signed out */
   me: null,

@@ -7,6 +7,7 @@ pub mod community;
 pub mod credits;
 pub mod generation;
 pub mod library;
+pub mod privacy;
 
 use std::time::Duration;
 
@@ -42,6 +43,8 @@ pub async fn run_housekeeping(state: AppState, mut shutdown: tokio::sync::watch:
 
 /// Platform tables with a user column (the mail outbox keeps no link after a purge).
 const PLATFORM_PERSONAL_DATA: &[PersonalTable] = &[PersonalTable {
+    section: "mail",
+    key: "mails",
     table: "mail_outbox",
     user_column: "user_id",
     export_columns: &[
@@ -66,6 +69,7 @@ pub fn personal_data_registry() -> Vec<PersonalTable> {
     all.extend_from_slice(library::PERSONAL_DATA);
     all.extend_from_slice(credits::PERSONAL_DATA);
     all.extend_from_slice(generation::PERSONAL_DATA);
+    all.extend_from_slice(privacy::PERSONAL_DATA);
     all.extend(auth::PERSONAL_DATA.iter().filter(|t| t.table != "users"));
     all.extend(auth::PERSONAL_DATA.iter().filter(|t| t.table == "users"));
     all

@@ -41,6 +41,13 @@ impl DataDir {
         Ok(dir)
     }
 
+    /// The layout of a data dir already opened (no checks, nothing created).
+    pub fn of(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -62,6 +69,12 @@ impl DataDir {
     /// Installed models, one folder per model id.
     pub fn models_dir(&self) -> PathBuf {
         self.root.join("models")
+    }
+
+    /// Data exports waiting to be downloaded (`<id>.zip`, `<id>.zip.partial` while
+    /// being written).
+    pub fn exports_dir(&self) -> PathBuf {
+        self.root.join("exports")
     }
 
     /// Where mails go as `.eml` files when no SMTP server is configured.

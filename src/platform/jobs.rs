@@ -187,6 +187,15 @@ pub fn active(conn: &Connection, limit: i64) -> rusqlite::Result<Vec<Job>> {
     rows.collect()
 }
 
+/// A user's queued and running jobs.
+pub fn unfinished_for_user(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<Job>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM jobs WHERE user_id = ?1 AND status IN ('queued', 'running')"
+    ))?;
+    let rows = stmt.query_map([user_id], job_from_row)?;
+    rows.collect()
+}
+
 pub fn queued_count_for_user(conn: &Connection, user_id: &str) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT COUNT(*) FROM jobs WHERE user_id = ?1 AND status IN ('queued', 'running')",

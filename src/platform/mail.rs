@@ -60,6 +60,37 @@ pub fn enqueue(tx: &Transaction<'_>, mail: &OutgoingMail, now: i64) -> rusqlite:
     Ok(tx.last_insert_rowid())
 }
 
+/// Puts a mail to someone whose account is gone into the outbox: once sent (or given
+/// up on), its row keeps no address.
+pub fn enqueue_forgetting_recipient(
+    tx: &Transaction<'_>,
+    mail: &OutgoingMail,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    let id = enqueue(tx, mail, now)?;
+    tx.execute(
+        "UPDATE mail_outbox SET forget_recipient = 1 WHERE id = ?1",
+        [id],
+    )?;
+    Ok(id)
+}
+
+/// Deletes the outbox rows addressed to `address` (a purged account's, written before
+/// the account existed or without a link to it); returns their ids.
+pub fn forget_address(tx: &Transaction<'_>, address: &str) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = tx.prepare(
+        "DELETE FROM mail_outbox WHERE to_addr = ?1 COLLATE NOCASE AND forget_recipient = 0
+         RETURNING id",
+    )?;
+    let rows = stmt.query_map([address], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// The `.eml` file a mail was written to when no SMTP server is configured.
+pub fn eml_path(outbox_dir: &std::path::Path, id: i64) -> PathBuf {
+    outbox_dir.join(format!("{id:08}.eml"))
+}
+
 /// Sends what the outbox holds.
 #[derive(Clone)]
 pub struct Mailer {
@@ -177,9 +208,12 @@ impl Mailer {
                 .write(move |tx| {
                     match outcome {
                         // The body held single-use links: once delivered it is not kept.
+                        // A mail to an account already purged keeps no address.
                         Ok(_) => tx.execute(
                             "UPDATE mail_outbox SET status = 'sent', attempts = ?2, sent_at = ?3,
-                                 last_error = NULL, body_text = '', body_html = '' WHERE id = ?1",
+                                 last_error = NULL, body_text = '', body_html = '',
+                                 to_addr = CASE forget_recipient WHEN 1 THEN '' ELSE to_addr END
+                             WHERE id = ?1",
                             params![id, attempts, now],
                         ),
                         Err(error) => {
@@ -191,7 +225,10 @@ impl Mailer {
                             let delay = FIRST_RETRY_SECONDS << (attempts - 1).min(12);
                             tx.execute(
                                 "UPDATE mail_outbox SET status = ?2, attempts = ?3,
-                                     next_attempt_at = ?4, last_error = ?5 WHERE id = ?1",
+                                     next_attempt_at = ?4, last_error = ?5,
+                                     to_addr = CASE WHEN forget_recipient = 1 AND ?2 = 'failed'
+                                               THEN '' ELSE to_addr END
+                                 WHERE id = ?1",
                                 params![id, status, attempts, now + delay, error],
                             )
                         }
@@ -263,7 +300,7 @@ impl Mailer {
     }
 
     async fn write_eml(&self, id: i64, message: &Message, text: &str) -> Result<String, String> {
-        let path = self.outbox_dir.join(format!("{id:08}.eml"));
+        let path = eml_path(&self.outbox_dir, id);
         let bytes = message.formatted();
         let temp = path.with_extension("eml.tmp");
         tokio::fs::write(&temp, &bytes)

@@ -1,6 +1,6 @@
 //! Infrastructure with no domain knowledge: data-dir layout, clock, database,
-//! migrations, the job queue, mail, rate limits, full-text search, random tokens and the
-//! personal-data registry.
+//! migrations, the job queue, mail, rate limits, full-text search, random tokens, usage
+//! counters and the personal-data registry.
 
 pub mod blobs;
 pub mod clock;
@@ -15,3 +15,4 @@ pub mod rate_limit;
 pub mod search;
 pub mod secrets;
 pub mod tokens;
+pub mod usage;

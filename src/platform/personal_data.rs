@@ -12,11 +12,18 @@ pub enum Erase {
     Delete,
     /// The user column is set to NULL; the rows stay without a link to the user.
     Unlink,
+    /// The user's rows are rewritten by this `SET` clause, which must leave no link to
+    /// the user (e.g. `user_id = NULL, body = '[deleted]'`).
+    Rewrite(&'static str),
 }
 
 /// How one table's rows of a user are exported and erased.
 #[derive(Debug, Clone, Copy)]
 pub struct PersonalTable {
+    /// The export file (`<section>.json`) these rows go into.
+    pub section: &'static str,
+    /// Their name inside that file.
+    pub key: &'static str,
     /// Table name.
     pub table: &'static str,
     /// The column that holds the user's id.
@@ -27,23 +34,39 @@ pub struct PersonalTable {
 }
 
 impl PersonalTable {
-    /// The user's rows as JSON objects of the export columns.
+    /// The user's rows as JSON objects of the export columns. A column named
+    /// `name:json` holds JSON text and is exported as the JSON it holds.
     pub fn export(&self, conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<Value>> {
+        let columns: Vec<(&str, bool)> = self
+            .export_columns
+            .iter()
+            .map(|c| match c.strip_suffix(":json") {
+                Some(name) => (name, true),
+                None => (*c, false),
+            })
+            .collect();
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
         let sql = format!(
             "SELECT {} FROM {} WHERE {} = ?1",
-            self.export_columns.join(", "),
+            names.join(", "),
             self.table,
             self.user_column
         );
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map([user_id], |row| {
             let mut object = Map::new();
-            for (i, column) in self.export_columns.iter().enumerate() {
+            for (i, (column, json)) in columns.iter().enumerate() {
                 let value = match row.get_ref(i)? {
                     ValueRef::Null => Value::Null,
                     ValueRef::Integer(n) => Value::from(n),
                     ValueRef::Real(f) => Value::from(f),
-                    ValueRef::Text(t) => Value::from(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Text(t) => {
+                        let text = String::from_utf8_lossy(t);
+                        match json.then(|| serde_json::from_str(&text).ok()).flatten() {
+                            Some(parsed) => parsed,
+                            None => Value::from(text.into_owned()),
+                        }
+                    }
                     ValueRef::Blob(b) => Value::from(hex::encode(b)),
                 };
                 object.insert((*column).to_string(), value);
@@ -51,6 +74,13 @@ impl PersonalTable {
             Ok(Value::Object(object))
         })?;
         rows.collect()
+    }
+
+    /// The column names this table exports (without the `:json` marks).
+    pub fn exported_names(&self) -> impl Iterator<Item = &'static str> {
+        self.export_columns
+            .iter()
+            .map(|c| c.strip_suffix(":json").unwrap_or(c))
     }
 
     /// Removes the user's link from this table.
@@ -61,6 +91,10 @@ impl PersonalTable {
                 "UPDATE {} SET {col} = NULL WHERE {col} = ?1",
                 self.table,
                 col = self.user_column
+            ),
+            Erase::Rewrite(set) => format!(
+                "UPDATE {} SET {set} WHERE {} = ?1",
+                self.table, self.user_column
             ),
         };
         tx.execute(&sql, [user_id])

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -21,6 +21,7 @@ use crate::domains::community::people::{self, Profile};
 use crate::domains::community::posts::{self, Audience, Listing, Post};
 use crate::domains::community::visibility::Door;
 use crate::domains::community::{markdown, sitemap};
+use crate::domains::privacy::policies;
 use crate::error::ApiResult;
 use crate::platform::clock::civil_date;
 use crate::platform::mail::html_escape;
@@ -100,8 +101,9 @@ fn page(state: &AppState, status: StatusCode, head: &Head, body: &str) -> Respon
         "<div id=\"app\" class=\"app\">",
         "</div>\n    <div id=\"toasts\"",
         &format!(
-            "\n      <div class=\"public-page\">\n{}\n{body}\n      </div>\n    ",
-            masthead(site)
+            "\n      <div class=\"public-page\">\n{}\n{body}\n{}\n      </div>\n    ",
+            masthead(site),
+            footer(site)
         ),
     );
     let mut response = (status, html).into_response();
@@ -139,6 +141,24 @@ fn masthead(site: &str) -> String {
         "<header class=\"public-masthead\"><a class=\"public-brand\" href=\"/community\">{}</a>\
          <nav><a href=\"/community\">Community</a><a href=\"/login\">Sign in</a>\
          <a class=\"public-join\" href=\"/signup\">Join</a></nav></header>",
+        html_escape(site)
+    )
+}
+
+/// Every page's footer: the policies.
+fn footer(site: &str) -> String {
+    let mut links = String::new();
+    for (slug, label) in [
+        ("terms", "Terms of Service"),
+        ("privacy", "Privacy Policy"),
+        ("cookies", "Cookie Policy"),
+        ("accessibility", "Accessibility"),
+        ("support", "Support"),
+    ] {
+        let _ = write!(links, "<li><a href=\"/policies/{slug}\">{label}</a></li>");
+    }
+    format!(
+        "<footer class=\"public-footer\"><p>{}</p><nav aria-label=\"Policies\"><ul>{links}</ul></nav></footer>",
         html_escape(site)
     )
 }
@@ -521,4 +541,61 @@ pub async fn robots_txt(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// `/policies/{slug}`: a policy, readable with JavaScript off.
+pub async fn policy_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<policies::VersionQuery>,
+) -> ApiResult<Response> {
+    let config = state.config.clone();
+    let wanted = query.version;
+    let Some(policy) = state
+        .db
+        .query(move |conn| policies::shown(conn, &config, &slug, wanted))
+        .await?
+    else {
+        return Ok(not_found(&state));
+    };
+    let description = format!(
+        "{} of {}, version {} of {}.",
+        policy.title,
+        state.config.instance_name,
+        policy.version,
+        date(policy.published_at)
+    );
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<main class=\"public-main public-policy\"><p class=\"public-meta\">Version {version} · \
+         in force since <time datetime=\"{iso}\">{date}</time>{old}</p>\
+         <div class=\"public-text\">{html}</div></main>",
+        version = policy.version,
+        iso = iso_date(policy.published_at),
+        date = date(policy.published_at),
+        old = if policy.current {
+            String::new()
+        } else {
+            format!(
+                " · an earlier version: <a href=\"/policies/{}\">read the current one</a>",
+                html_escape(&policy.slug)
+            )
+        },
+        html = policy.html,
+    );
+    Ok(page(
+        &state,
+        StatusCode::OK,
+        &Head {
+            title: policy.title.clone(),
+            description,
+            path: format!("/policies/{}", policy.slug),
+            image: None,
+            og_type: "article",
+            indexable: policy.current,
+            personal: false,
+        },
+        &body,
+    ))
 }

@@ -13,6 +13,8 @@ use crate::app::AppState;
 use crate::platform::personal_data::{Erase, PersonalTable};
 
 pub const PERSONAL_DATA: &[PersonalTable] = &[PersonalTable {
+    section: "account",
+    key: "notification_settings",
     table: "notification_settings",
     user_column: "user_id",
     export_columns: &[

@@ -17,6 +17,8 @@ use crate::error::{ApiError, ApiResult};
 /// Topics of optional mail.
 pub const GENERATION_DONE: &str = "generation_done";
 pub const COMMUNITY: &str = "community";
+/// News to those who opted in (the marketing-email consent; unsubscribing withdraws it).
+pub const MARKETING: &str = "marketing";
 
 /// How community notifications (followers, comments, replies, reactions, mentions)
 /// come by mail.
@@ -174,12 +176,35 @@ pub async fn unsubscribe(
     let text = String::from_utf8(decoded).map_err(|_| invalid())?;
     let (user_id, topic) = text.split_once(':').ok_or_else(invalid)?;
     let topic = topic.to_string();
-    if topic != GENERATION_DONE && topic != COMMUNITY {
+    if topic != GENERATION_DONE && topic != COMMUNITY && topic != MARKETING {
         return Err(invalid());
     }
     let community = topic == COMMUNITY;
     let now = state.now();
     let user_id = user_id.to_string();
+    if topic == MARKETING {
+        state
+            .db
+            .write(move |tx| {
+                use crate::domains::privacy::consents::{self, Purpose};
+                if crate::domains::auth::store::user_by_id(tx, &user_id)?.is_some()
+                    && consents::granted(tx, &user_id, Purpose::MarketingEmail)?
+                {
+                    consents::record(
+                        tx,
+                        &user_id,
+                        Purpose::MarketingEmail,
+                        false,
+                        "unsubscribe",
+                        &serde_json::json!({}),
+                        now,
+                    )?;
+                }
+                Ok::<_, ApiError>(())
+            })
+            .await?;
+        return Ok(Json(Unsubscribed { topic }));
+    }
     state
         .db
         .write(move |tx| {

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::config::Config;
 use crate::domains::auth::extract::AuthUser;
 use crate::domains::auth::store::{self, Role};
-use crate::domains::{credits, library};
+use crate::domains::{credits, library, privacy};
 use crate::error::{ApiError, ApiResult};
 use crate::platform::cursor::{self, Page};
 use crate::platform::tokens::{hash_token, new_id, new_token};
@@ -44,6 +44,8 @@ pub struct AdminUser {
     pub storage: library::store::Storage,
     /// Credit balance.
     pub credits: i64,
+    /// When the account will be purged, if its deletion is pending.
+    pub deletion_due_at: Option<i64>,
 }
 
 impl AdminUser {
@@ -52,6 +54,7 @@ impl AdminUser {
         Ok(AdminUser {
             storage: library::store::storage(conn, &u.id, config.storage.default_quota_bytes)?,
             credits: credits::ledger::balance(conn, &u.id, config.generation.starting_credits)?,
+            deletion_due_at: privacy::deletion::pending_until(conn, &u.id)?,
             email_verified: u.email_verified_at.is_some(),
             disabled: u.disabled_at.is_some(),
             id: u.id,
@@ -153,6 +156,14 @@ pub async fn patch_user(
                 Some(true) if user.disabled_at.is_none() => {
                     store::set_disabled(tx, &id, true, now)?;
                     audit::record(tx, Some(&actor), "user.disable", &user.username, "", now)?;
+                }
+                Some(false)
+                    if user.disabled_at.is_some()
+                        && privacy::deletion::pending_until(tx, &id)?.is_some() =>
+                {
+                    return Err(ApiError::Conflict(
+                        "This account is scheduled for deletion; only its owner can cancel that, with the link they were mailed.".into(),
+                    ));
                 }
                 Some(false) if user.disabled_at.is_some() => {
                     store::set_disabled(tx, &id, false, now)?;

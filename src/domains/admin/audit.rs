@@ -17,3 +17,15 @@ pub fn record(
     )?;
     Ok(())
 }
+
+/// Forgets a purged account in the log: entries about it keep what happened, not whom.
+pub fn forget_subject(tx: &Transaction<'_>, names: &[&str]) -> rusqlite::Result<usize> {
+    let mut changed = 0;
+    for name in names {
+        changed += tx.execute(
+            "UPDATE audit_log SET target = '(deleted account)' WHERE target = ?1",
+            [name],
+        )?;
+    }
+    Ok(changed)
+}

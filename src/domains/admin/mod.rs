@@ -29,18 +29,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Admin tables that refer to users: links are dropped, the records stay.
 pub const PERSONAL_DATA: &[PersonalTable] = &[
     PersonalTable {
+        section: "admin",
+        key: "audit_actions",
         table: "audit_log",
         user_column: "actor_id",
         export_columns: &["action", "target", "detail", "created_at"],
         erase: Erase::Unlink,
     },
     PersonalTable {
+        section: "admin",
+        key: "invites_created",
         table: "invites",
         user_column: "created_by",
         export_columns: &["id", "created_at", "expires_at", "used_at"],
         erase: Erase::Unlink,
     },
     PersonalTable {
+        section: "admin",
+        key: "invite_used",
         table: "invites",
         user_column: "used_by",
         export_columns: &["id", "used_at"],

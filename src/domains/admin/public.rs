@@ -20,13 +20,21 @@ pub struct PublicConfig {
     pub signup_mode: SignupMode,
     pub pow_required: bool,
     pub oidc_providers: Vec<OidcProviderView>,
-    pub terms_version: String,
-    pub privacy_version: String,
+    /// The policies in force, for the links in every page's footer.
+    pub policies: Vec<crate::domains::privacy::policies::PolicyLink>,
 }
 
 #[utoipa::path(get, path = "/api/v1/config/public", tag = "instance", responses((status = 200, body = PublicConfig)))]
 pub async fn public_config(State(state): State<AppState>) -> ApiResult<Json<PublicConfig>> {
-    let instance = state.db.query(settings::get).await?;
+    let (instance, policies) = state
+        .db
+        .query(|conn| {
+            Ok((
+                settings::get(conn)?,
+                crate::domains::privacy::policies::links(conn)?,
+            ))
+        })
+        .await?;
     let config = &state.config;
     Ok(Json(PublicConfig {
         instance_name: config.instance_name.clone(),
@@ -40,7 +48,6 @@ pub async fn public_config(State(state): State<AppState>) -> ApiResult<Json<Publ
                 name: p.name.clone(),
             })
             .collect(),
-        terms_version: config.auth.terms_version.clone(),
-        privacy_version: config.auth.privacy_version.clone(),
+        policies,
     }))
 }

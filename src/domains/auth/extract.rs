@@ -14,6 +14,7 @@ use super::store::{self, ClientMeta, Role};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::platform::tokens::hash_token;
+use crate::platform::usage::RequestUser;
 
 /// The client of a request. The IP comes from `X-Forwarded-For` only when the peer is a
 /// configured trusted proxy.
@@ -177,46 +178,55 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|v| v.trim().to_string());
-        let token = match bearer {
-            Some(token) => token,
-            None => cookies::read(&parts.headers, &cookies::name(state, cookies::ACCESS))
-                .ok_or_else(|| ApiError::unauthorized("Sign in to continue."))?,
-        };
-        if token.starts_with(PERSONAL_TOKEN_PREFIX) {
-            return personal_token_user(state, token).await;
+        let user = authenticate(parts, state).await?;
+        // Tells the usage counter who asked (it never reads tokens itself).
+        if let Some(slot) = parts.extensions.get::<RequestUser>() {
+            let _ = slot.0.set(user.user_id.clone());
         }
-        let now = state.now();
-        let claims = jwt::verify(
-            &state.secrets.jwt_key,
-            &state.config.public_base(),
-            &token,
-            now,
-        )
-        .map_err(|e| match e {
-            TokenError::Expired => ApiError::Unauthorized {
-                slug: "token-expired",
-                detail: "The access token has expired; refresh it.".into(),
-            },
-            TokenError::Invalid => ApiError::unauthorized("The access token is not valid."),
-        })?;
-        let (session_id, user_id) = (claims.sid, claims.sub);
-        let sid = session_id.clone();
-        let account = state
-            .db
-            .query(move |conn| store::active_session_user(conn, &sid, &user_id, now))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("This session has ended. Sign in again."))?;
-        Ok(AuthUser::new(account, Credential::Session(session_id)))
+        Ok(user)
     }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiError> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|v| v.trim().to_string());
+    let token = match bearer {
+        Some(token) => token,
+        None => cookies::read(&parts.headers, &cookies::name(state, cookies::ACCESS))
+            .ok_or_else(|| ApiError::unauthorized("Sign in to continue."))?,
+    };
+    if token.starts_with(PERSONAL_TOKEN_PREFIX) {
+        return personal_token_user(state, token).await;
+    }
+    let now = state.now();
+    let claims = jwt::verify(
+        &state.secrets.jwt_key,
+        &state.config.public_base(),
+        &token,
+        now,
+    )
+    .map_err(|e| match e {
+        TokenError::Expired => ApiError::Unauthorized {
+            slug: "token-expired",
+            detail: "The access token has expired; refresh it.".into(),
+        },
+        TokenError::Invalid => ApiError::unauthorized("The access token is not valid."),
+    })?;
+    let (session_id, user_id) = (claims.sid, claims.sub);
+    let sid = session_id.clone();
+    let account = state
+        .db
+        .query(move |conn| store::active_session_user(conn, &sid, &user_id, now))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("This session has ended. Sign in again."))?;
+    Ok(AuthUser::new(account, Credential::Session(session_id)))
 }
 
 async fn personal_token_user(state: &AppState, token: String) -> Result<AuthUser, ApiError> {

@@ -45,6 +45,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// exported.
 pub const PERSONAL_DATA: &[PersonalTable] = &[
     PersonalTable {
+        section: "account",
+        key: "account",
         table: "users",
         user_column: "id",
         export_columns: &[
@@ -54,7 +56,7 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
             "email_verified_at",
             "display_name",
             "bio",
-            "links",
+            "links:json",
             "role",
             "disabled_at",
             "age_confirmed_at",
@@ -67,6 +69,8 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "security",
+        key: "sessions",
         table: "sessions",
         user_column: "user_id",
         export_columns: &[
@@ -82,6 +86,8 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "security",
+        key: "email_tokens",
         table: "email_tokens",
         user_column: "user_id",
         export_columns: &[
@@ -94,6 +100,8 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "security",
+        key: "access_tokens",
         table: "access_tokens",
         user_column: "user_id",
         export_columns: &[
@@ -109,12 +117,16 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "security",
+        key: "sign_in_providers",
         table: "oidc_identities",
         user_column: "user_id",
         export_columns: &["provider", "subject", "email", "created_at"],
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "security",
+        key: "security_log",
         table: "security_events",
         user_column: "user_id",
         export_columns: &["kind", "ip", "user_agent", "created_at"],

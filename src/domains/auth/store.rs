@@ -123,6 +123,13 @@ pub fn search_users(
     rows.collect()
 }
 
+/// Every active (not disabled) account: id and email address.
+pub fn active_accounts(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare("SELECT id, email FROM users WHERE disabled_at IS NULL")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
 pub fn username_taken(conn: &Connection, username: &str) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM users WHERE username = ?1)",
@@ -145,11 +152,18 @@ pub struct NewUser<'a> {
     pub password_hash: Option<&'a str>,
     pub role: Role,
     pub email_verified: bool,
-    pub terms_version: &'a str,
-    pub privacy_version: &'a str,
 }
 
-pub fn insert_user(tx: &Transaction<'_>, user: &NewUser<'_>, now: i64) -> rusqlite::Result<String> {
+/// Inserts an account that accepted the given versions of the Terms and the Privacy
+/// Policy (new accounts are made through `privacy::create_account`, which records the
+/// acceptance and the default consents too).
+pub fn insert_user(
+    tx: &Transaction<'_>,
+    user: &NewUser<'_>,
+    terms_version: &str,
+    privacy_version: &str,
+    now: i64,
+) -> rusqlite::Result<String> {
     let id = new_id();
     tx.execute(
         "INSERT INTO users (id, username, email, email_verified_at, password_hash, display_name,
@@ -164,8 +178,8 @@ pub fn insert_user(tx: &Transaction<'_>, user: &NewUser<'_>, now: i64) -> rusqli
             user.password_hash,
             user.role.as_str(),
             now,
-            user.terms_version,
-            user.privacy_version,
+            terms_version,
+            privacy_version,
         ],
     )?;
     Ok(id)
@@ -391,6 +405,14 @@ pub fn set_disabled(
         )?;
     }
     Ok(())
+}
+
+/// When the session `id` was signed in (its refresh-token family began).
+pub fn session_started_at(conn: &Connection, id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT created_at FROM sessions WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .optional()
 }
 
 /// Revokes every session of the user except `keep`.

@@ -103,6 +103,8 @@ pub fn rate_limit(state: &AppState, user: &AuthUser, action: Action) -> ApiResul
 
 pub const PERSONAL_DATA: &[PersonalTable] = &[
     PersonalTable {
+        section: "notifications",
+        key: "notifications",
         table: "notifications",
         user_column: "user_id",
         export_columns: &[
@@ -116,42 +118,56 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "notifications",
+        key: "caused_by_you",
         table: "notifications",
         user_column: "actor_id",
         export_columns: &["kind", "post_id", "comment_id", "created_at"],
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "reactions",
+        key: "reactions",
         table: "reactions",
         user_column: "user_id",
         export_columns: &["post_id", "comment_id", "kind", "created_at"],
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "follows",
+        key: "following",
         table: "follows",
         user_column: "follower_id",
         export_columns: &["followee_id", "created_at"],
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "follows",
+        key: "followers",
         table: "follows",
         user_column: "followee_id",
         export_columns: &["follower_id", "created_at"],
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "follows",
+        key: "blocked",
         table: "blocks",
         user_column: "user_id",
         export_columns: &["blocked_id", "created_at"],
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "follows",
+        key: "blocked_by",
         table: "blocks",
         user_column: "blocked_id",
         export_columns: &["created_at"],
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "reports",
+        key: "reports_made",
         table: "reports",
         user_column: "reporter_id",
         export_columns: &[
@@ -165,6 +181,8 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
         erase: Erase::Unlink,
     },
     PersonalTable {
+        section: "reports",
+        key: "reports_resolved",
         table: "reports",
         user_column: "resolved_by",
         export_columns: &[
@@ -178,6 +196,8 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
     },
     // Comments in others' threads stay as "[deleted]", without a link to their author.
     PersonalTable {
+        section: "comments",
+        key: "comments",
         table: "comments",
         user_column: "user_id",
         export_columns: &[
@@ -188,9 +208,11 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
             "created_at",
             "edited_at",
         ],
-        erase: Erase::Unlink,
+        erase: Erase::Rewrite("user_id = NULL, body = '[deleted]', edited_at = NULL"),
     },
     PersonalTable {
+        section: "posts",
+        key: "posts",
         table: "posts",
         user_column: "user_id",
         export_columns: &[
@@ -198,7 +220,7 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
             "asset_id",
             "title",
             "description",
-            "tags",
+            "tags:json",
             "visibility",
             "remix",
             "created_at",

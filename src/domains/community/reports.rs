@@ -494,3 +494,11 @@ pub async fn resolve(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Forgets a purged account in reports about it: they keep what was reported, not whom.
+pub fn forget_reported_user(tx: &Transaction<'_>, user_id: &str) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE reports SET target_id = '' WHERE target_kind = 'user' AND target_id = ?1",
+        [user_id],
+    )
+}

@@ -17,6 +17,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 pub const PERSONAL_DATA: &[PersonalTable] = &[PersonalTable {
+    section: "credits",
+    key: "ledger",
     table: "credit_entries",
     user_column: "user_id",
     export_columns: &["amount", "kind", "job_id", "note", "created_at"],

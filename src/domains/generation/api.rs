@@ -22,6 +22,7 @@ use crate::domains::auth::extract::{AuthUser, Scope};
 use crate::domains::auth::store::Role;
 use crate::domains::credits::ledger::{self, LedgerError};
 use crate::domains::library::store::{self as library, Asset, MeshInfo};
+use crate::domains::privacy::likeness;
 use crate::engines::diffusion::manifest::Family;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::cursor::{self, Page};
@@ -360,7 +361,7 @@ pub(super) async fn model_from_image(
             "Choose the image to make the model from.",
         )
     })?;
-    let source = owned_image(state, user, &source_id).await?;
+    let source = owned_image(state, user, &source_id, likeness::Use::ModelFromImage).await?;
     let settings = mesh_params::complete_mode(&request.kind, request)?;
     let vision = vision_model(state, &settings, request).await?;
     Ok(FromImage {
@@ -453,16 +454,34 @@ fn refuse_image_fields(r: &GenerationRequest) -> ApiResult<()> {
     }
 }
 
-/// The image `id` of the user's library (422 for anything else, theirs or not).
-async fn owned_image(state: &AppState, user: &AuthUser, id: &str) -> ApiResult<Asset> {
+/// The image `id` of the user's library (422 for anything else, theirs or not). A
+/// likeness sample serves only `use_` its consent names, while the consent is in force.
+async fn owned_image(
+    state: &AppState,
+    user: &AuthUser,
+    id: &str,
+    use_: likeness::Use,
+) -> ApiResult<Asset> {
     let owner = user.user_id.clone();
     let source = id.to_string();
-    state
+    let (asset, consent) = state
         .db
-        .query(move |conn| library::get(conn, &source))
-        .await?
-        .filter(|a| a.user_id == owner && a.kind == "image")
-        .ok_or_else(|| ApiError::field("source_asset_id", "Choose an image from your library."))
+        .query(move |conn| {
+            let asset =
+                library::get(conn, &source)?.filter(|a| a.user_id == owner && a.kind == "image");
+            let consent = match &asset {
+                Some(a) if a.is_likeness() => Some(likeness::permits(conn, &owner, use_)?),
+                _ => None,
+            };
+            Ok((asset, consent))
+        })
+        .await?;
+    let asset = asset
+        .ok_or_else(|| ApiError::field("source_asset_id", "Choose an image from your library."))?;
+    match consent {
+        Some(Err(refusal)) => Err(ApiError::field("source_asset_id", refusal)),
+        _ => Ok(asset),
+    }
 }
 
 /// The seed of a request that names none: random, or — with an Idempotency-Key — drawn
@@ -499,7 +518,7 @@ async fn image_params(
     let params = request.complete(&model, seed_for(&user.user_id, idempotency_key))?;
     params.check_schedule(&state.generation.models_dir.join(&model.id))?;
     if let Some(source) = &params.source_asset_id {
-        owned_image(state, user, source).await?;
+        owned_image(state, user, source, likeness::Use::ImageToImage).await?;
     }
     Ok((params, model))
 }
@@ -675,6 +694,46 @@ pub async fn cancel_job(state: &AppState, id: String) -> ApiResult<Generation> {
         state.jobs.cancel(&id);
     }
     load_view(state, id).await
+}
+
+/// Jobs ended by [`stop_jobs_using`].
+#[derive(Debug, Default)]
+pub struct StoppedJobs {
+    /// Queued jobs that failed (refunded).
+    pub failed: usize,
+    /// Running jobs asked to stop: stop them on the job board once committed.
+    pub running: Vec<String>,
+}
+
+/// Ends the user's unfinished jobs whose source is one of `assets`: queued ones fail
+/// with `reason` (their credits refunded), running ones are asked to stop.
+pub fn stop_jobs_using(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: &str,
+    assets: &[String],
+    reason: &str,
+    now: i64,
+) -> rusqlite::Result<StoppedJobs> {
+    let mut stopped = StoppedJobs::default();
+    for job in jobs::unfinished_for_user(tx, user_id)? {
+        let uses = job
+            .params
+            .get("source_asset_id")
+            .and_then(|v| v.as_str())
+            .is_some_and(|source| assets.iter().any(|a| a == source));
+        if !uses {
+            continue;
+        }
+        if job.status == Status::Queued {
+            jobs::finish(tx, &job.id, &Finished::Failed(reason.to_string()), now)?;
+            ledger::refund(tx, &job.user_id, &job.id, job.cost, reason, now)?;
+            stopped.failed += 1;
+        } else {
+            jobs::request_cancel(tx, &job.id)?;
+            stopped.running.push(job.id);
+        }
+    }
+    Ok(stopped)
 }
 
 #[utoipa::path(delete, path = "/api/v1/generations/{id}", tag = "generation",

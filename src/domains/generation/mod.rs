@@ -73,15 +73,17 @@ pub async fn start_workers(state: &AppState) -> anyhow::Result<()> {
 }
 
 pub const PERSONAL_DATA: &[PersonalTable] = &[PersonalTable {
+    section: "generations",
+    key: "jobs",
     table: "jobs",
     user_column: "user_id",
     export_columns: &[
         "id",
         "kind",
         "status",
-        "params",
+        "params:json",
         "cost",
-        "result",
+        "result:json",
         "error",
         "created_at",
         "started_at",

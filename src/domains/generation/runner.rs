@@ -23,6 +23,7 @@ use crate::domains::auth::emails::{self, Compose};
 use crate::domains::auth::store as auth_store;
 use crate::domains::credits::ledger;
 use crate::domains::library::store::{self as library, AddError, MeshInfo, NewAsset};
+use crate::domains::privacy::likeness;
 use crate::engines::diffusion::manifest::Manifest;
 use crate::engines::diffusion::pipeline::{Pipeline, PipelineError, Request, StepReport};
 use crate::engines::diffusion::{png, preview};
@@ -228,6 +229,7 @@ fn image_asset(params: &GenerationParams, job: &Job, image: Image) -> NewAsset {
         user_id: job.user_id.clone(),
         kind: "image",
         source: "generated",
+        purpose: library::Purpose::Library,
         title: params.title(),
         filename: format!("{}-{}.png", params.file_stem(), image.seed),
         format: "png",
@@ -396,6 +398,17 @@ impl Generator {
             .block_on(self.state.db.query(move |conn| library::get(conn, &id)))
             .map_err(|e| Failure::Error(e.to_string()))?
             .ok_or_else(|| Failure::Error("the source image was deleted".into()))?;
+        if asset.is_likeness() {
+            let (owner, use_) = (asset.user_id.clone(), likeness::Use::ImageToImage);
+            handle
+                .block_on(
+                    self.state
+                        .db
+                        .query(move |conn| likeness::permits(conn, &owner, use_)),
+                )
+                .map_err(|e| Failure::Error(e.to_string()))?
+                .map_err(Failure::Error)?;
+        }
         let path = self
             .state
             .blobs
@@ -538,6 +551,18 @@ impl Generator {
                 return Ok(Finished::Failed(message));
             }
         };
+        // A source deleted while the job ran (a likeness sample whose consent was
+        // withdrawn, say) leaves nothing made from it.
+        if let Some(source) = job.params.get("source_asset_id").and_then(|v| v.as_str())
+            && library::get(tx, source)?.is_none()
+        {
+            made.discard();
+            refund("the source image was deleted")?;
+            return Ok(Finished::Failed(
+                "The source image was deleted while the job ran, so nothing made from it was kept."
+                    .into(),
+            ));
+        }
         // All files or none: checked against the quota before any is added.
         let (used, _) = library::usage(tx, &job.user_id)?;
         let quota = library::quota(
@@ -582,6 +607,7 @@ impl Generator {
                     user_id: job.user_id.clone(),
                     kind: "model",
                     source: "generated",
+                    purpose: library::Purpose::Library,
                     filename: format!("{}.{}", file_stem(&title, "model"), Format::Glb.extension()),
                     title,
                     format: Format::Glb.extension(),

@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tokio_util::io::StreamReader;
 
-use super::store::{self, AddError, Asset, ListQuery, MeshInfo, NewAsset};
+use super::store::{self, AddError, Asset, ListQuery, MeshInfo, NewAsset, Purpose};
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, Scope};
 use crate::domains::community::posts::asset_audience;
@@ -85,6 +85,7 @@ async fn stage(
 async fn ingest(
     state: &AppState,
     user_id: &str,
+    purpose: Purpose,
     staged: StagedBlob,
     filename: String,
     mime: Option<String>,
@@ -105,6 +106,12 @@ async fn ingest(
         {
             return Err(MediaError::Mismatch {
                 claimed: claimed.mime(),
+                actual: actual.mime(),
+            });
+        }
+        if purpose == Purpose::Likeness && !actual.is_image() {
+            return Err(MediaError::Mismatch {
+                claimed: "image/png, image/jpeg or image/webp (a likeness sample is a photo)",
                 actual: actual.mime(),
             });
         }
@@ -175,6 +182,7 @@ async fn ingest(
         user_id: user_id.to_string(),
         kind: if format.is_image() { "image" } else { "model" },
         source: "upload",
+        purpose,
         title: if title.trim().is_empty() {
             "Untitled".into()
         } else {
@@ -257,6 +265,28 @@ pub async fn upload(
     body: Body,
 ) -> ApiResult<(StatusCode, Json<Uploaded>)> {
     user.require_scope(Scope::Generate)?;
+    let items = receive(
+        &state,
+        &user.user_id,
+        Purpose::Library,
+        query,
+        &headers,
+        body,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(Uploaded { items })))
+}
+
+/// Stores the files of an upload request — a multipart form with `file` parts, or the
+/// file itself as the body — as assets kept for `purpose`.
+pub async fn receive(
+    state: &AppState,
+    user_id: &str,
+    purpose: Purpose,
+    query: UploadQuery,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Vec<Asset>> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -283,8 +313,8 @@ pub async fn upload(
             let filename = field.file_name().unwrap_or("upload").to_string();
             let mime = field.content_type().map(str::to_string);
             let reader = StreamReader::new(field.map_err(std::io::Error::other));
-            let staged = stage(&state, &user.user_id, reader).await?;
-            items.push(ingest(&state, &user.user_id, staged, filename, mime).await?);
+            let staged = stage(state, user_id, reader).await?;
+            items.push(ingest(state, user_id, purpose, staged, filename, mime).await?);
         }
         if items.is_empty() {
             return Err(ApiError::field(
@@ -297,10 +327,10 @@ pub async fn upload(
         let mime = (!content_type.is_empty() && content_type != "application/octet-stream")
             .then_some(content_type);
         let reader = StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-        let staged = stage(&state, &user.user_id, reader).await?;
-        items.push(ingest(&state, &user.user_id, staged, filename, mime).await?);
+        let staged = stage(state, user_id, reader).await?;
+        items.push(ingest(state, user_id, purpose, staged, filename, mime).await?);
     }
-    Ok((StatusCode::CREATED, Json(Uploaded { items })))
+    Ok(items)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

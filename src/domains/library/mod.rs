@@ -31,6 +31,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 pub const PERSONAL_DATA: &[PersonalTable] = &[
     PersonalTable {
+        section: "assets",
+        key: "assets",
         table: "assets",
         user_column: "user_id",
         export_columns: &[
@@ -46,14 +48,18 @@ pub const PERSONAL_DATA: &[PersonalTable] = &[
             "width",
             "height",
             "triangles",
-            "tags",
-            "params",
+            "tags:json",
+            "params:json",
             "visibility",
+            "purpose",
+            "mesh_facts:json",
             "created_at",
         ],
         erase: Erase::Delete,
     },
     PersonalTable {
+        section: "assets",
+        key: "storage_quota",
         table: "storage_quotas",
         user_column: "user_id",
         export_columns: &["quota_bytes"],

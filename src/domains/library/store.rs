@@ -41,6 +41,31 @@ pub struct Asset {
     pub preview_url: Option<String>,
     /// For 3D models: what the mesh is (size, volume, whether it is printable).
     pub mesh: Option<MeshInfo>,
+    /// `library`, or `likeness` for a likeness sample (kept out of the library grid
+    /// and the community; it lives only under its owner's likeness consent).
+    pub purpose: String,
+}
+
+/// What an asset is kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Library,
+    Likeness,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Library => "library",
+            Purpose::Likeness => "likeness",
+        }
+    }
+}
+
+impl Asset {
+    pub fn is_likeness(&self) -> bool {
+        self.purpose == Purpose::Likeness.as_str()
+    }
 }
 
 /// The facts of a 3D model's mesh, as the library shows and later stages quote them.
@@ -83,7 +108,8 @@ impl MeshInfo {
 }
 
 const COLUMNS: &str = "id, user_id, kind, source, title, filename, format, mime, size, width, height, \
-     triangles, tags, params, visibility, blob_hash, created_at, thumb_hash, preview_hash, mesh_facts";
+     triangles, tags, params, visibility, blob_hash, created_at, thumb_hash, preview_hash, mesh_facts, \
+     purpose";
 
 fn blob_url(hash: &str) -> String {
     format!("/blobs/{hash}")
@@ -119,6 +145,7 @@ fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
         thumbnail_url: thumb.as_deref().map(blob_url),
         preview_url: preview.as_deref().map(blob_url),
         mesh: mesh.and_then(|m| serde_json::from_str(&m).ok()),
+        purpose: row.get(20)?,
     })
 }
 
@@ -149,7 +176,7 @@ pub fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Vec<Asset>
     };
     let sql = format!(
         "SELECT {COLUMNS} FROM assets
-         WHERE user_id = ?1
+         WHERE user_id = ?1 AND purpose = 'library'
            AND (?2 IS NULL OR (?2 = 'upload' AND source = 'upload') OR kind = ?2)
            AND (?3 IS NULL OR title LIKE ?3 ESCAPE '\\' OR filename LIKE ?3 ESCAPE '\\'
                 OR tags LIKE ?3 ESCAPE '\\' OR params LIKE ?3 ESCAPE '\\')
@@ -173,6 +200,47 @@ pub fn list(conn: &Connection, query: &ListQuery) -> rusqlite::Result<Vec<Asset>
         asset_from_row,
     )?;
     rows.collect()
+}
+
+/// The user's assets kept for `purpose`, newest first.
+pub fn kept_for(
+    conn: &Connection,
+    user_id: &str,
+    purpose: Purpose,
+) -> rusqlite::Result<Vec<Asset>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM assets WHERE user_id = ?1 AND purpose = ?2
+         ORDER BY created_at DESC, id DESC"
+    ))?;
+    let rows = stmt.query_map(params![user_id, purpose.as_str()], asset_from_row)?;
+    rows.collect()
+}
+
+/// The user's assets made from any of `sources`, directly or through other assets made
+/// from them (an image made from a sample, then a 3D model made from that image).
+pub fn made_from(
+    conn: &Connection,
+    user_id: &str,
+    sources: &[String],
+) -> rusqlite::Result<Vec<String>> {
+    let mut found: Vec<String> = Vec::new();
+    let mut frontier: Vec<String> = sources.to_vec();
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM assets WHERE user_id = ?1
+           AND json_extract(params, '$.source_asset_id') = ?2",
+    )?;
+    while let Some(source) = frontier.pop() {
+        let children: Vec<String> = stmt
+            .query_map(params![user_id, source], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for child in children {
+            if !found.contains(&child) && !sources.contains(&child) {
+                found.push(child.clone());
+                frontier.push(child);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Bytes the user's assets take, and how many there are.
@@ -236,6 +304,7 @@ pub struct NewAsset {
     pub user_id: String,
     pub kind: &'static str,
     pub source: &'static str,
+    pub purpose: Purpose,
     pub title: String,
     pub filename: String,
     pub format: &'static str,
@@ -312,8 +381,9 @@ pub fn add(
     let id = new_sortable_id();
     tx.execute(
         "INSERT INTO assets (id, user_id, kind, source, title, filename, format, mime, blob_hash, size,
-                             width, height, triangles, thumb_hash, preview_hash, params, mesh_facts, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                             width, height, triangles, thumb_hash, preview_hash, params, mesh_facts, created_at,
+                             purpose)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         params![
             id,
             asset.user_id,
@@ -336,7 +406,8 @@ pub fn add(
                 .map(|m| serde_json::to_string(&m))
                 .transpose()
                 .map_err(|e| AddError::Failed(e.into()))?,
-            now
+            now,
+            asset.purpose.as_str()
         ],
     )?;
     Ok(id)
@@ -350,7 +421,18 @@ pub fn delete(
     ids: &[String],
     now: i64,
 ) -> rusqlite::Result<usize> {
+    Ok(remove(tx, user_id, ids, now)?.0)
+}
+
+/// Deletes the user's assets among `ids`: how many went, and the files they used.
+fn remove(
+    tx: &Transaction<'_>,
+    user_id: &str,
+    ids: &[String],
+    now: i64,
+) -> rusqlite::Result<(usize, Vec<String>)> {
     let mut deleted = 0;
+    let mut files = Vec::new();
     for id in ids {
         let hashes: Option<(String, Option<String>, Option<String>)> = tx
             .query_row(
@@ -366,9 +448,59 @@ pub fn delete(
         deleted += 1;
         for hash in [Some(blob), thumb, preview].into_iter().flatten() {
             mark_if_unreferenced(tx, &hash, now)?;
+            files.push(hash);
         }
     }
-    Ok(deleted)
+    Ok((deleted, files))
+}
+
+/// Every file the user's assets use (originals, thumbnails, previews).
+pub fn user_blob_hashes(conn: &Connection, user_id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT blob_hash FROM assets WHERE user_id = ?1
+         UNION SELECT thumb_hash FROM assets WHERE user_id = ?1 AND thumb_hash IS NOT NULL
+         UNION SELECT preview_hash FROM assets WHERE user_id = ?1 AND preview_hash IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([user_id], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Deletes at once — without the grace period — the files among `hashes` that no asset
+/// uses any more, rows and files: for data that must be gone now (a withdrawn likeness
+/// consent, an account purge). Returns the hashes deleted.
+pub fn purge_unreferenced(
+    tx: &Transaction<'_>,
+    store: &BlobStore,
+    hashes: &[String],
+) -> rusqlite::Result<Vec<String>> {
+    let mut purged = Vec::new();
+    for hash in hashes {
+        let deleted = tx.execute(
+            "DELETE FROM blobs WHERE hash = ?1 AND NOT EXISTS (SELECT 1 FROM assets
+                 WHERE blob_hash = ?1 OR thumb_hash = ?1 OR preview_hash = ?1)",
+            [hash],
+        )?;
+        if deleted > 0 {
+            if let Err(error) = store.remove(hash) {
+                tracing::error!(%hash, %error, "cannot delete a purged blob file");
+            }
+            purged.push(hash.clone());
+        }
+    }
+    Ok(purged)
+}
+
+/// Deletes the user's assets among `ids` and at once the files nothing else uses;
+/// returns the hashes of the files deleted.
+pub fn delete_now(
+    tx: &Transaction<'_>,
+    store: &BlobStore,
+    user_id: &str,
+    ids: &[String],
+    now: i64,
+) -> rusqlite::Result<Vec<String>> {
+    let (_, files) = remove(tx, user_id, ids, now)?;
+    purge_unreferenced(tx, store, &files)
 }
 
 fn mark_if_unreferenced(tx: &Transaction<'_>, hash: &str, now: i64) -> rusqlite::Result<()> {

@@ -383,7 +383,6 @@ pub async fn complete(
         })
         .and_then(|e| validate::email("email", &e))?;
     let now = state.now();
-    let config = state.config.clone();
     let state2 = state.clone();
     let user_id = state
         .db
@@ -397,7 +396,7 @@ pub async fn complete(
                         .into(),
                 ));
             }
-            let id = store::insert_user(
+            let id = crate::domains::privacy::create_account(
                 tx,
                 &NewUser {
                     username: &username,
@@ -405,8 +404,6 @@ pub async fn complete(
                     password_hash: None,
                     role: Role::User,
                     email_verified: pending.email_verified,
-                    terms_version: &config.auth.terms_version,
-                    privacy_version: &config.auth.privacy_version,
                 },
                 now,
             )?;

@@ -100,7 +100,6 @@ pub async fn create_admin(
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
     let now = state.now();
-    let config = state.config.clone();
     state
         .db
         .write(move |tx| {
@@ -122,7 +121,7 @@ pub async fn create_admin(
             if store::user_by_email(tx, &email)?.is_some() {
                 return Err(ApiError::Conflict("An account already uses this email address.".into()));
             }
-            let id = store::insert_user(
+            let id = crate::domains::privacy::create_account(
                 tx,
                 &NewUser {
                     username: &username,
@@ -130,8 +129,6 @@ pub async fn create_admin(
                     password_hash: Some(&hash),
                     role: Role::Admin,
                     email_verified: true,
-                    terms_version: &config.auth.terms_version,
-                    privacy_version: &config.auth.privacy_version,
                 },
                 now,
             )?;

@@ -172,7 +172,7 @@ pub async fn signup(
                 mail::enqueue(tx, &mail, now)?;
                 return Ok(());
             }
-            let user_id = store::insert_user(
+            let user_id = crate::domains::privacy::create_account(
                 tx,
                 &NewUser {
                     username: &username,
@@ -180,8 +180,6 @@ pub async fn signup(
                     password_hash: Some(&hash),
                     role: Role::User,
                     email_verified: false,
-                    terms_version: &config.auth.terms_version,
-                    privacy_version: &config.auth.privacy_version,
                 },
                 now,
             )?;
