@@ -7,13 +7,13 @@ use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, named_params};
 use serde::{Deserialize, Serialize};
 
 use super::markdown;
 use super::people::{Person, visible_user_by_id};
 use super::posts::{Audience, Post, view, visible_post};
-use super::visibility::Door;
+use super::visibility::{Door, post_visible, viewer_param};
 use crate::app::AppState;
 use crate::domains::auth::extract::MaybeUser;
 use crate::domains::library::store as library;
@@ -75,6 +75,21 @@ fn tag_document(conn: &Connection, tag: &str) -> rusqlite::Result<Option<Documen
         created_at: latest.unwrap_or(0),
         popularity: count,
     }))
+}
+
+/// How many posts with `tag` the viewer finds in the tag's list (public, unmoderated,
+/// by an active author no block stands between).
+fn visible_tag_count(conn: &Connection, tag: &str, viewer: Option<&str>) -> rusqlite::Result<i64> {
+    conn.prepare_cached(&format!(
+        "SELECT COUNT(*) FROM post_tags t JOIN posts p ON p.id = t.post_id
+         JOIN users u ON u.id = p.user_id
+         WHERE t.tag = :tag AND p.visibility = 'public' AND p.moderation = 'ok' AND {}",
+        post_visible("p", "u", Door::Listed)
+    ))?
+    .query_row(
+        named_params! {":tag": tag, ":viewer": viewer_param(viewer)},
+        |r| r.get(0),
+    )
 }
 
 const USER_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.bio, u.created_at, \
@@ -235,7 +250,7 @@ pub struct SearchItem {
     pub user: Option<Person>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
-    /// For tags: how many public posts have it.
+    /// For tags: how many posts in the tag's list the viewer may see.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub posts: Option<i64>,
     /// Safe HTML, matched words in `<mark>`.
@@ -342,14 +357,19 @@ pub async fn search(
                             snippet_html: hit.snippet_html,
                         })
                     }
-                    DocKind::Tag => tag_document(conn, &hit.id)?.map(|tag| SearchItem {
-                        post: None,
-                        user: None,
-                        posts: Some(tag.popularity),
-                        tag: Some(tag.id),
-                        title_html: hit.title_html,
-                        snippet_html: String::new(),
-                    }),
+                    // Counted as the tag's list counts for this viewer (blocks); a tag
+                    // only blocked people use is no result.
+                    DocKind::Tag => match visible_tag_count(conn, &hit.id, viewer)? {
+                        0 => None,
+                        count => Some(SearchItem {
+                            post: None,
+                            user: None,
+                            posts: Some(count),
+                            tag: Some(hit.id),
+                            title_html: hit.title_html,
+                            snippet_html: String::new(),
+                        }),
+                    },
                 };
                 items.extend(item);
             }
