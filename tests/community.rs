@@ -520,28 +520,159 @@ async fn unverified_accounts_cannot_post() {
     assert!(p["detail"].as_str().unwrap().contains("Verify your email"));
 }
 
-#[tokio::test]
-async fn new_accounts_get_stricter_rate_limits() {
-    let server = Server::start().await;
-    let dan = server.verified_user("dan").await;
-    let asset = dan.uploaded("a.png", png(8, 8, 2)).await;
-    for n in 0..5 {
-        let r = dan
-            .post(
+/// What the rate-limit test does once more each time, and to what.
+struct Targets {
+    asset_id: Value,
+    post_id: String,
+}
+
+/// One community action of `api`'s user (`n` keeps posts and comments apart).
+async fn act(api: &Api, action: &str, targets: &Targets, n: usize) -> reqwest::Response {
+    let post = &targets.post_id;
+    match action {
+        "post" => {
+            api.post(
                 "/api/v1/posts",
-                json!({"asset_id": asset["id"], "title": format!("post {n}")}),
+                json!({"asset_id": targets.asset_id, "title": format!("post {n}")}),
             )
-            .await;
-        assert_eq!(r.status(), StatusCode::CREATED);
+            .await
+        }
+        "comment" => {
+            api.post(
+                &format!("/api/v1/posts/{post}/comments"),
+                json!({"body": format!("comment {n}")}),
+            )
+            .await
+        }
+        // A toggle: on, off, on...
+        "react" => {
+            api.post(
+                &format!("/api/v1/posts/{post}/reactions"),
+                json!({"kind": "like"}),
+            )
+            .await
+        }
+        // Following again is accepted (and counted) like the first time.
+        "follow" => api.post("/api/v1/users/eve/follow", json!({})).await,
+        "report" => {
+            api.post(
+                "/api/v1/reports",
+                json!({"target_kind": "post", "target_id": post, "reason": "spam"}),
+            )
+            .await
+        }
+        _ => unreachable!("{action}"),
     }
-    let r = dan
-        .post(
-            "/api/v1/posts",
-            json!({"asset_id": asset["id"], "title": "one more"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(r.headers().contains_key("retry-after"));
+}
+
+/// Asserts that `action` is accepted `allowed` times, then refused with 429 and a
+/// Retry-After within the hour.
+async fn hits_limit(api: &Api, action: &str, targets: &Targets, allowed: usize) {
+    for n in 0..allowed {
+        let status = act(api, action, targets, n).await.status();
+        assert!(
+            status.is_success(),
+            "{action} {} of {allowed}: {status}",
+            n + 1
+        );
+    }
+    let r = act(api, action, targets, allowed).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "{action} {} of {allowed}",
+        allowed + 1
+    );
+    let retry: i64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry), "{action}: Retry-After {retry}");
+    let p = problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(p["detail"].as_str().unwrap().contains("Try again"), "{p}");
+}
+
+/// A server this test starts itself on the harness's port and data dir (with flags the
+/// harness does not pass), stopped when dropped.
+struct OwnServer(std::process::Child);
+
+impl OwnServer {
+    /// Stops the harness's server and starts one with the global flags `flags`.
+    async fn replace(server: &mut Server, flags: &[&str]) -> Self {
+        server.kill9();
+        let child = server
+            .command()
+            .args(flags)
+            .args(["serve", "--listen"])
+            .arg(format!("127.0.0.1:{}", server.port))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut own = OwnServer(child);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = reqwest::get(format!("{}/readyz", server.url)).await
+                && r.status() == StatusCode::OK
+            {
+                return own;
+            }
+            assert!(
+                own.0.try_wait().unwrap().is_none(),
+                "the server exited during start"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Per hour: (action, new accounts, established accounts), as `community::Action::limits`.
+const LIMITS: [(&str, usize, usize); 5] = [
+    ("post", 5, 30),
+    ("comment", 20, 120),
+    ("react", 120, 600),
+    ("follow", 30, 200),
+    ("report", 10, 30),
+];
+
+#[tokio::test]
+async fn new_accounts_get_stricter_rate_limits_until_established() {
+    // The default: accounts are new for 24 hours.
+    let mut server = Server::start().await;
+    let dan = server.verified_user("dan").await;
+    let eve = server.verified_user("eve").await;
+    let targets = Targets {
+        asset_id: dan.uploaded("a.png", png(8, 8, 2)).await["id"].clone(),
+        post_id: publish(&eve, "Target", json!({})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    };
+    for (action, new, _) in LIMITS {
+        hits_limit(&dan, action, &targets, new).await;
+    }
+
+    // A day and an hour later (the hidden clock flag; the restart also forgets the hour's
+    // counts) dan's account is established and gets the higher limits...
+    let _later = OwnServer::replace(&mut server, &["--clock-offset", "90000"]).await;
+    let dan = server.login("dan", support::PASSWORD).await;
+    for (action, _, established) in LIMITS {
+        hits_limit(&dan, action, &targets, established).await;
+    }
+    // ...while an account made now is new by the same clock.
+    let finn = server.verified_user("finn").await;
+    hits_limit(&finn, "comment", &targets, 20).await;
 }
 
 /// Who looks.
@@ -1348,6 +1479,59 @@ async fn search_forgives_typos_completes_prefixes_and_filters() {
         titles(&bob.json("/api/v1/search?q=dragonfly").await),
         Vec::<String>::new()
     );
+
+    // A 3D model shared as a post is found with kind=model, and only there.
+    let model = ann.uploaded("crane.stl", tetrahedron_stl()).await;
+    assert_eq!(model["kind"], "model");
+    let r = ann
+        .post(
+            "/api/v1/posts",
+            json!({"asset_id": model["id"], "title": "Harbour crane", "tags": ["landscape"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let mut both = titles(&search_until(&bob, "q=harbour", |t| t.len() == 2).await);
+    both.sort();
+    assert_eq!(both, ["Harbour at dawn", "Harbour crane"]);
+    let models = bob.json("/api/v1/search?q=harbour&kind=model").await;
+    assert_eq!(titles(&models), ["Harbour crane"]);
+    assert_eq!(models["items"][0]["post"]["media"]["kind"], "model");
+    assert_eq!(
+        titles(&bob.json("/api/v1/search?q=harbour&kind=image").await),
+        ["Harbour at dawn"]
+    );
+    assert_eq!(
+        titles(&bob.json("/api/v1/search?q=crane&kind=image").await),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        titles(&bob.json("/api/v1/search?q=crane&kind=model").await),
+        ["Harbour crane"]
+    );
+}
+
+/// A closed tetrahedron with 10 mm edges along the axes, as binary STL.
+fn tetrahedron_stl() -> Vec<u8> {
+    let [a, b, c, d] = [
+        [0.0f32, 0.0, 0.0],
+        [10.0, 0.0, 0.0],
+        [0.0, 10.0, 0.0],
+        [0.0, 0.0, 10.0],
+    ];
+    // Counter-clockwise seen from outside.
+    let faces = [[a, c, b], [a, b, d], [a, d, c], [b, c, d]];
+    let mut stl = vec![0u8; 80];
+    stl.extend_from_slice(&(faces.len() as u32).to_le_bytes());
+    for face in faces {
+        stl.extend_from_slice(&[0u8; 12]);
+        for corner in face {
+            for coordinate in corner {
+                stl.extend_from_slice(&coordinate.to_le_bytes());
+            }
+        }
+        stl.extend_from_slice(&[0u8; 2]);
+    }
+    stl
 }
 
 #[tokio::test]
@@ -1369,6 +1553,63 @@ async fn an_acknowledged_post_survives_kill9_and_is_found_after_restart() {
     })
     .await;
     assert_eq!(titles(&page), ["Unsinkable kettle"]);
+}
+
+/// Posts the reindex test writes into the database directly.
+const SEEDED: usize = 20_000;
+
+/// Inserts `count` public posts by `username` of their first asset, titled "Lantern N",
+/// and takes their entries out of the search outbox in the same transaction.
+fn seed_unindexed_posts(server: &Server, username: &str, count: usize) {
+    let mut db = server.db();
+    db.busy_timeout(Duration::from_secs(30)).unwrap();
+    let tx = db
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    let (author, asset): (String, String) = tx
+        .query_row(
+            "SELECT u.id, a.id FROM users u JOIN assets a ON a.user_id = u.id
+             WHERE u.username = ?1 ORDER BY a.created_at LIMIT 1",
+            [username],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let last: i64 = tx
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM search_outbox", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO posts (id, user_id, asset_id, title, description, visibility, hot,
+                                    created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'A seeded post.', 'public',
+                         ?5, ?5, ?5)",
+            )
+            .unwrap();
+        for n in 0..count {
+            let created = now - 3600 - n as i64;
+            insert
+                .execute(rusqlite::params![
+                    format!("seeded{n:07}"),
+                    author,
+                    asset,
+                    format!("Lantern {n}"),
+                    created
+                ])
+                .unwrap();
+        }
+    }
+    let taken = tx
+        .execute("DELETE FROM search_outbox WHERE seq > ?1", [last])
+        .unwrap();
+    assert_eq!(taken, count);
+    tx.commit().unwrap();
 }
 
 #[tokio::test]
@@ -1393,10 +1634,37 @@ async fn a_corrupt_index_is_rebuilt_at_start_and_reindex_keeps_answering() {
         "rebuilt from the database"
     );
 
-    let out = server
-        .command()
-        .args(["search", "reindex"])
-        .output()
+    // Enough posts that a rebuild takes a while, written straight into the database (as
+    // a restored backup would hold them) and kept from the index's outbox: only a
+    // rebuild finds them.
+    seed_unindexed_posts(&server, "ann", SEEDED);
+    assert_eq!(
+        titles(&server.api().json("/api/v1/search?q=lantern").await),
+        Vec::<String>::new()
+    );
+
+    // Searches go on from before the reindex command until the rebuild is over.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let searcher = tokio::spawn({
+        let api = server.api();
+        let stop = stop.clone();
+        async move {
+            let mut answers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = api.get("/api/v1/search?q=copper").await;
+                let status = r.status();
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                answers.push((status, body));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            answers
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut reindex = server.command();
+    reindex.args(["search", "reindex"]);
+    let out = tokio::task::spawn_blocking(move || reindex.output().unwrap())
+        .await
         .unwrap();
     assert!(
         out.status.success(),
@@ -1404,8 +1672,28 @@ async fn a_corrupt_index_is_rebuilt_at_start_and_reindex_keeps_answering() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("rebuilding"));
-    let page = search_until(&server.api(), "q=copper", |t| t == ["Copper kettle"]).await;
-    assert_eq!(titles(&page), ["Copper kettle"]);
+    let lanterns = search_until(&server.api(), "q=lantern", |t| t.len() == 20).await;
+    assert_eq!(titles(&lanterns).len(), 20, "the rebuild read the database");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers = searcher.await.unwrap();
+    let mut while_rebuilding = 0;
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+        assert_eq!(titles(body), ["Copper kettle"], "{body}");
+        if body["indexing"] == true {
+            while_rebuilding += 1;
+        }
+    }
+    assert!(
+        while_rebuilding > 0,
+        "no search was answered during the rebuild ({} in all)",
+        answers.len()
+    );
+    let page = server.api().json("/api/v1/search?q=copper").await;
+    assert_eq!(
+        (titles(&page), page["indexing"].clone()),
+        (vec!["Copper kettle".to_string()], json!(false))
+    );
 
     server.kill9();
     let out = server
