@@ -55,8 +55,8 @@ for dir in target/debug target/release; do
 done
 
 if [ "$what" = "test" ]; then
-    if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
-        say "installing the test SMTP server (aiosmtpd)"
+    if ! python3 -c 'import aiosmtpd, jsonschema' 2>/dev/null; then
+        say "installing the test SMTP server (aiosmtpd) and the JSON Schema validator"
         python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
     fi
     # The browser for UI tests; admesh and PrusaSlicer check that 3D outputs are closed

@@ -73,6 +73,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SearchCommand,
     },
+    /// The privacy center's upkeep.
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
     /// Image models.
     Models {
         #[command(subcommand)]
@@ -102,6 +107,14 @@ pub enum SearchCommand {
     /// Rebuilds the index from the database (a running server does it and keeps
     /// answering searches meanwhile).
     Reindex,
+}
+
+#[derive(Subcommand)]
+pub enum PrivacyCommand {
+    /// Purges the accounts whose deletion grace period is over (a running server does
+    /// it every hour), deletes expired data exports, and shortens and drops old usage
+    /// records.
+    Purge,
 }
 
 #[derive(Subcommand)]
@@ -265,6 +278,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        Command::Privacy {
+            command: PrivacyCommand::Purge,
+        } => {
+            let state = crate::server::open_state(config).await?;
+            let purged = crate::domains::privacy::deletion::purge_due(&state).await?;
+            let expired = crate::domains::privacy::export::expire(&state).await?;
+            let (shortened, dropped) =
+                crate::domains::privacy::usage::apply_retention(&state).await?;
+            println!(
+                "{purged} account(s) purged, {expired} export(s) expired, {shortened} usage record(s) shortened, {dropped} dropped"
+            );
+            Ok(())
         }
         Command::Models { command } => {
             let state = crate::server::open_state(config).await?;

@@ -24,6 +24,9 @@ pub enum ApiError {
     Unauthorized { slug: &'static str, detail: String },
     #[error("{0}")]
     Forbidden(String),
+    /// Forbidden for a reason a client may act on; the slug names it.
+    #[error("{detail}")]
+    ForbiddenBecause { slug: &'static str, detail: String },
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
             ApiError::Unauthorized { slug, .. } => (StatusCode::UNAUTHORIZED, slug, "Unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::ForbiddenBecause { slug, .. } => (StatusCode::FORBIDDEN, slug, "Forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::TooManyRequests { .. } => (

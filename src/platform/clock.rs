@@ -44,6 +44,12 @@ pub fn civil_date(unix: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// The date `YYYY-MM-DD` (UTC) of a unix time.
+pub fn iso_date(unix: i64) -> String {
+    let (year, month, day) = civil_date(unix);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::Clock;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
 
-use super::clock::{Clock, civil_date};
+use super::clock::{Clock, iso_date};
 use super::db::{Db, DbError};
 
 /// How often buffered counts are written.
@@ -46,12 +46,6 @@ struct Key {
     kind: Kind,
     name: String,
     ip: String,
-}
-
-/// The day (`YYYY-MM-DD`, UTC) of a unix time.
-pub fn day_of(unix: i64) -> String {
-    let (y, m, d) = civil_date(unix);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// An address shortened to its network: /24 for IPv4, /48 for IPv6.
@@ -108,7 +102,7 @@ impl UsageRecorder {
             return;
         }
         let key = Key {
-            day: day_of(self.clock.now()),
+            day: iso_date(self.clock.now()),
             user_id: user_id.map(str::to_string),
             kind,
             name: name.to_string(),
@@ -345,8 +339,8 @@ mod tests {
 
     #[test]
     fn days_are_utc_dates() {
-        assert_eq!(day_of(0), "1970-01-01");
-        assert_eq!(day_of(1_795_506_554), "2026-11-24");
+        assert_eq!(iso_date(0), "1970-01-01");
+        assert_eq!(iso_date(1_795_506_554), "2026-11-24");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::domains::community::visibility::Door;
 use crate::domains::community::{markdown, sitemap};
 use crate::domains::privacy::policies;
 use crate::error::ApiResult;
-use crate::platform::clock::civil_date;
+use crate::platform::clock::{civil_date, iso_date};
 use crate::platform::mail::html_escape;
 
 /// What a page says about itself.
@@ -182,12 +182,6 @@ const MONTHS: [&str; 12] = [
 fn date(unix: i64) -> String {
     let (year, month, day) = civil_date(unix);
     format!("{day} {} {year}", MONTHS[month as usize - 1])
-}
-
-/// "2026-11-24".
-fn iso_date(unix: i64) -> String {
-    let (year, month, day) = civil_date(unix);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 fn shorten(text: &str, limit: usize) -> String {

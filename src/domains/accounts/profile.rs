@@ -170,7 +170,9 @@ pub async fn patch_me(
                     "" => None,
                     id => Some(
                         library::get(tx, id)?
-                            .filter(|a| a.user_id == user_id && a.kind == "image")
+                            .filter(|a| {
+                                a.user_id == user_id && a.kind == "image" && !a.is_likeness()
+                            })
                             .ok_or_else(|| {
                                 ApiError::field("avatar_asset_id", "Choose one of your images.")
                             })?

@@ -18,6 +18,8 @@ pub const CSRF: &str = "sm_csrf";
 pub const OIDC_FLOW: &str = "sm_oidc";
 /// An OpenID Connect sign-in waiting for a username or for proof of an account.
 pub const OIDC_PENDING: &str = "sm_oidc_pending";
+/// Every cookie the application sets (the Cookie Policy names each).
+pub const ALL: [&str; 5] = [ACCESS, REFRESH, CSRF, OIDC_FLOW, OIDC_PENDING];
 /// The header that must repeat the CSRF cookie on unsafe requests.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 

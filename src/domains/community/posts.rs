@@ -477,8 +477,9 @@ pub async fn create(
     state
         .db
         .write(move |tx| {
+            // Likeness samples live only under their consent: never shared.
             let asset = library::get(tx, &request.asset_id)?
-                .filter(|a| a.user_id == user_id)
+                .filter(|a| a.user_id == user_id && !a.is_likeness())
                 .ok_or_else(|| ApiError::field("asset_id", "No such asset in your library."))?;
             tx.execute(
                 "INSERT INTO posts (id, user_id, asset_id, title, description, tags, visibility,

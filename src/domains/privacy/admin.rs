@@ -17,8 +17,9 @@ use crate::domains::auth::emails::{Compose, compose};
 use crate::domains::auth::extract::AuthUser;
 use crate::domains::auth::store;
 use crate::error::{ApiError, ApiResult};
+use crate::platform::clock::iso_date;
 use crate::platform::mail;
-use crate::platform::usage::{self, DayTotals, Kind, NamedCount, day_of};
+use crate::platform::usage::{self, DayTotals, Kind, NamedCount};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DashboardQuery {
@@ -54,7 +55,7 @@ pub async fn dashboard(
     }
     state.privacy.usage.flush(&state.db).await?;
     let now = state.now();
-    let since = day_of(now - (days - 1) * 86_400);
+    let since = iso_date(now - (days - 1) * 86_400);
     let recording = state.privacy.usage.enabled();
     let config = state.config.privacy.clone();
     let dashboard = state
@@ -64,7 +65,7 @@ pub async fn dashboard(
             let every_day = (0..days)
                 .rev()
                 .map(|back| {
-                    let day = day_of(now - back * 86_400);
+                    let day = iso_date(now - back * 86_400);
                     recorded
                         .iter()
                         .find(|d| d.day == day)

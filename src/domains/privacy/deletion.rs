@@ -84,11 +84,6 @@ pub fn pending(conn: &Connection) -> rusqlite::Result<Vec<PendingDeletion>> {
     rows.collect()
 }
 
-fn date(unix: i64) -> String {
-    let (y, m, d) = crate::platform::clock::civil_date(unix);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 /// Locks `user` and schedules the purge; mails them the link that cancels it.
 pub fn schedule(
     tx: &Transaction<'_>,
@@ -146,7 +141,7 @@ pub fn schedule(
         ),
         format!(
             "On {} everything we keep about you will be erased: your account, your library and its files, your posts and generations. Comments you left in other people's conversations will stay as \"[deleted]\", with no link to you.",
-            date(purge_after)
+            crate::platform::clock::iso_date(purge_after)
         ),
         "Changed your mind? Until then, the link below keeps your account as it was.".into(),
     ];

@@ -230,6 +230,8 @@ pub async fn run_worker(state: AppState, mut shutdown: tokio::sync::watch::Recei
 }
 
 async fn build_and_record(state: &AppState, id: &str) -> anyhow::Result<()> {
+    // Usage counted a moment ago belongs in the copy too.
+    state.privacy.usage.flush(&state.db).await?;
     let Some(export) = state
         .db
         .query({
@@ -645,9 +647,10 @@ pub async fn download(
         .query(move |conn| store::user_by_id(conn, &owner))
         .await?
         .map_or_else(|| "account".to_string(), |u| u.username);
-    let (year, month, day) =
-        crate::platform::clock::civil_date(export.finished_at.unwrap_or(export.created_at));
-    let filename = format!("stratamake-export-{username}-{year:04}-{month:02}-{day:02}.zip");
+    let filename = format!(
+        "stratamake-export-{username}-{}.zip",
+        crate::platform::clock::iso_date(export.finished_at.unwrap_or(export.created_at))
+    );
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
         [

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, Client, MaybeUser, Scope};
 use crate::error::{ApiError, ApiResult};
+use crate::platform::clock::iso_date;
 use crate::platform::db::DbError;
-use crate::platform::usage::{self, Kind, NamedCount, RequestUser, day_of};
+use crate::platform::usage::{self, Kind, NamedCount, RequestUser};
 
 /// API routes that stand for a feature, and its name on the dashboard.
 const FEATURES: &[(&str, &str, &str)] = &[
@@ -141,7 +142,7 @@ pub async fn mine(State(state): State<AppState>, user: AuthUser) -> ApiResult<Js
     user.require_scope(Scope::Read)?;
     // What is still buffered belongs in what the person sees.
     state.privacy.usage.flush(&state.db).await?;
-    let since = day_of(state.now() - (SUMMARY_DAYS - 1) * 86_400);
+    let since = iso_date(state.now() - (SUMMARY_DAYS - 1) * 86_400);
     let id = user.user_id;
     let config = state.config.privacy.clone();
     let recording = state.privacy.usage.enabled();
@@ -177,8 +178,8 @@ pub async fn mine(State(state): State<AppState>, user: AuthUser) -> ApiResult<Js
 pub async fn apply_retention(state: &AppState) -> Result<(usize, usize), DbError> {
     let now = state.now();
     let config = &state.config.privacy;
-    let full_until = day_of(now - config.analytics_full_ip_days * 86_400);
-    let keep_from = day_of(now - config.analytics_retention_days * 86_400);
+    let full_until = iso_date(now - config.analytics_full_ip_days * 86_400);
+    let keep_from = iso_date(now - config.analytics_retention_days * 86_400);
     state
         .db
         .write(move |tx| Ok(usage::apply_retention(tx, &full_until, &keep_from)?))

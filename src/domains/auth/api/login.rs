@@ -88,9 +88,23 @@ pub async fn login(
         return Err(invalid_credentials());
     };
     if user.disabled_at.is_some() {
-        return Err(ApiError::Forbidden(
-            "This account is disabled. Contact the administrator.".into(),
-        ));
+        let id = user.id.clone();
+        let deletion = state
+            .db
+            .query(move |conn| crate::domains::privacy::deletion::pending_until(conn, &id))
+            .await?;
+        return Err(match deletion {
+            Some(purge_after) => ApiError::ForbiddenBecause {
+                slug: "account-pending-deletion",
+                detail: format!(
+                    "This account is scheduled for deletion on {}. To keep it, use the link in the mail we sent, or choose \"Keep my account\".",
+                    crate::platform::clock::iso_date(purge_after)
+                ),
+            },
+            None => {
+                ApiError::Forbidden("This account is disabled. Contact the administrator.".into())
+            }
+        });
     }
     state.limiter.reset(&account_key);
     super::session::sign_in(&state, &user.id, client).await
