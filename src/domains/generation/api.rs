@@ -696,7 +696,7 @@ pub async fn cancel_job(state: &AppState, id: String) -> ApiResult<Generation> {
     load_view(state, id).await
 }
 
-/// Jobs ended by [`stop_jobs_using`].
+/// Jobs ended by [`stop_jobs`].
 #[derive(Debug, Default)]
 pub struct StoppedJobs {
     /// Queued jobs that failed (refunded).
@@ -705,23 +705,34 @@ pub struct StoppedJobs {
     pub running: Vec<String>,
 }
 
-/// Ends the user's unfinished jobs whose source is one of `assets`: queued ones fail
-/// with `reason` (their credits refunded), running ones are asked to stop.
-pub fn stop_jobs_using(
+/// Which of a user's unfinished jobs to stop.
+pub enum JobsToStop<'a> {
+    /// Those whose source is one of these assets.
+    Using(&'a [String]),
+    /// All of them.
+    All,
+}
+
+/// Ends the user's unfinished jobs that `which` names: queued ones fail with `reason`
+/// (their credits refunded), running ones are asked to stop.
+pub fn stop_jobs(
     tx: &rusqlite::Transaction<'_>,
     user_id: &str,
-    assets: &[String],
+    which: JobsToStop<'_>,
     reason: &str,
     now: i64,
 ) -> rusqlite::Result<StoppedJobs> {
     let mut stopped = StoppedJobs::default();
     for job in jobs::unfinished_for_user(tx, user_id)? {
-        let uses = job
-            .params
-            .get("source_asset_id")
-            .and_then(|v| v.as_str())
-            .is_some_and(|source| assets.iter().any(|a| a == source));
-        if !uses {
+        let named = match which {
+            JobsToStop::All => true,
+            JobsToStop::Using(assets) => job
+                .params
+                .get("source_asset_id")
+                .and_then(|v| v.as_str())
+                .is_some_and(|source| assets.iter().any(|a| a == source)),
+        };
+        if !named {
             continue;
         }
         if job.status == Status::Queued {

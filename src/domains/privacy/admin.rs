@@ -200,7 +200,7 @@ pub async fn delete_for(
     let user = account(&state, id).await?;
     let now = state.now();
     let (tx_state, actor) = (state.clone(), admin.user_id.clone());
-    let purge_after = state
+    let scheduled = state
         .db
         .write(move |tx| {
             let due =
@@ -216,7 +216,7 @@ pub async fn delete_for(
             Ok::<_, ApiError>(due)
         })
         .await?;
-    state.mailer.wake();
+    let purge_after = deletion::scheduled(&state, scheduled);
     Ok((
         StatusCode::ACCEPTED,
         Json(deletion::DeletionScheduled { purge_after }),

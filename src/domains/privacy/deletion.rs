@@ -20,6 +20,7 @@ use crate::domains::auth::extract::{AuthUser, Client};
 use crate::domains::auth::store::{self, ClientMeta, User};
 use crate::domains::auth::{cookies, password};
 use crate::domains::community;
+use crate::domains::generation::api::{JobsToStop, stop_jobs};
 use crate::domains::library::store as library;
 use crate::error::{ApiError, ApiResult};
 use crate::platform::data_dir::DataDir;
@@ -84,7 +85,9 @@ pub fn pending(conn: &Connection) -> rusqlite::Result<Vec<PendingDeletion>> {
     rows.collect()
 }
 
-/// Locks `user` and schedules the purge; mails them the link that cancels it.
+/// Locks `user`, stops their jobs and schedules the purge; mails them the link that
+/// cancels it. Returns when the purge is due and the running jobs to stop on the job
+/// board once committed (see [`scheduled`]).
 pub fn schedule(
     tx: &Transaction<'_>,
     state: &AppState,
@@ -92,7 +95,7 @@ pub fn schedule(
     by: RequestedBy,
     admin_id: Option<&str>,
     now: i64,
-) -> ApiResult<i64> {
+) -> ApiResult<(i64, Vec<String>)> {
     if pending_until(tx, &user.id)?.is_some() {
         return Err(ApiError::Conflict(
             "This account is already scheduled for deletion.".into(),
@@ -123,6 +126,13 @@ pub fn schedule(
         &user.id,
         "deletion_requested",
         &ClientMeta::default(),
+        now,
+    )?;
+    let stopped = stop_jobs(
+        tx,
+        &user.id,
+        JobsToStop::All,
+        "The account is scheduled for deletion.",
         now,
     )?;
     let link = format!(
@@ -157,7 +167,18 @@ pub fn schedule(
         },
     );
     mail::enqueue(tx, &mail, now)?;
-    Ok(purge_after)
+    Ok((purge_after, stopped.running))
+}
+
+/// After a committed [`schedule`]: stops the running jobs and sends the mail; returns
+/// when the purge is due.
+pub fn scheduled(state: &AppState, (purge_after, running): (i64, Vec<String>)) -> i64 {
+    for job in &running {
+        state.jobs.cancel(job);
+    }
+    state.jobs.touch();
+    state.mailer.wake();
+    purge_after
 }
 
 /// Cancels the pending deletion of `user_id`: the account is as it was.
@@ -395,11 +416,13 @@ pub async fn request(
     }
     let now = state.now();
     let tx_state = state.clone();
-    let purge_after = state
-        .db
-        .write(move |tx| schedule(tx, &tx_state, &account, RequestedBy::Themselves, None, now))
-        .await?;
-    state.mailer.wake();
+    let purge_after = scheduled(
+        &state,
+        state
+            .db
+            .write(move |tx| schedule(tx, &tx_state, &account, RequestedBy::Themselves, None, now))
+            .await?,
+    );
     let mut response = (
         StatusCode::ACCEPTED,
         Json(DeletionScheduled { purge_after }),

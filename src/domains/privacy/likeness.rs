@@ -15,7 +15,7 @@ use serde_json::json;
 use super::consents::{self, Purpose, Wording};
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, Scope};
-use crate::domains::generation::api::stop_jobs_using;
+use crate::domains::generation::api::{JobsToStop, stop_jobs};
 use crate::domains::library::api::{UploadQuery, Uploaded, receive};
 use crate::domains::library::store::{self as library, Asset, Purpose as Kept};
 use crate::error::{ApiError, ApiResult};
@@ -210,7 +210,7 @@ pub async fn withdraw(State(state): State<AppState>, user: AuthUser) -> ApiResul
                 .collect();
             let made_from = library::made_from(tx, &id, &samples)?;
             let every: Vec<String> = samples.iter().chain(&made_from).cloned().collect();
-            let stopped = stop_jobs_using(tx, &id, &every, WITHDRAWN_REASON, now)?;
+            let stopped = stop_jobs(tx, &id, JobsToStop::Using(&every), WITHDRAWN_REASON, now)?;
             if in_force(tx, &id)?.is_some() {
                 consents::record(
                     tx,
@@ -293,10 +293,10 @@ pub async fn delete_sample(
             let sample = library::get(tx, &asset_id)?
                 .filter(|a| a.user_id == id && a.is_likeness())
                 .ok_or(ApiError::NotFound)?;
-            let stopped = stop_jobs_using(
+            let stopped = stop_jobs(
                 tx,
                 &id,
-                std::slice::from_ref(&sample.id),
+                JobsToStop::Using(std::slice::from_ref(&sample.id)),
                 "The likeness sample this job used was deleted.",
                 now,
             )?;
