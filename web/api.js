@@ -22,6 +22,9 @@ const NO_REFRESH = new Set([
   '/config/public',
 ]);
 
+// 401 answers that ask to confirm who you are (e.g. deleting the account), not to refresh.
+const REAUTH = /(?:wrong-password|sign-in-again)$/;
+
 export class ApiError extends Error {
   constructor(status, problem) {
     const p = problem && typeof problem === 'object' ? problem : {};
@@ -32,6 +35,8 @@ export class ApiError extends Error {
     this.title = p.title || '';
     this.detail = p.detail || '';
     this.errors = p.errors && typeof p.errors === 'object' && !Array.isArray(p.errors) ? p.errors : {};
+    /** Seconds from the Retry-After header, when the server sent one. */
+    this.retryAfter = null;
   }
   /** true when the problem type URI ends with the given slug, e.g. is('token-expired') */
   is(slug) {
@@ -76,7 +81,9 @@ async function primeCsrf() {
 async function send(method, path, body, signal, extraHeaders) {
   const headers = { ...extraHeaders, Accept: 'application/json, application/problem+json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store', signal };
-  if (body !== undefined) {
+  if (typeof FormData !== 'undefined' && body instanceof FormData) {
+    init.body = body; // multipart: the browser sets Content-Type with its boundary
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -133,6 +140,7 @@ export function refreshSession() {
  *  assumeSignedIn: try the refresh dance on 401 even if we don't know we're signed in (boot /me).
  *  redirect: on definitive auth loss, call the auth-lost handler (default true).
  *  binary: resolve a successful answer to its body as a Blob (e.g. a model file).
+ *  A FormData body is sent as multipart/form-data (e.g. likeness samples).
  */
 export async function api(path, { method = 'GET', body, signal, headers, assumeSignedIn = false, redirect = true, binary = false } = {}) {
   const bare = path.split('?')[0];
@@ -141,6 +149,8 @@ export async function api(path, { method = 'GET', body, signal, headers, assumeS
 
   if (res.status === 401 && !NO_REFRESH.has(bare)) {
     data = await readBody(res).catch(() => null);
+    // A wrong password, or a sign-in too old for what was asked: the session is fine.
+    if (data && typeof data.type === 'string' && REAUTH.test(data.type)) throw new ApiError(401, data);
     const expired = !!(data && typeof data.type === 'string' && data.type.endsWith('token-expired'));
     if (expired || signedIn || assumeSignedIn) {
       const ok = await refreshSession();
@@ -170,7 +180,13 @@ export async function api(path, { method = 'GET', body, signal, headers, assumeS
 
   if (binary && res.ok && data === undefined) return res.blob();
   if (data === undefined) data = await readBody(res);
-  if (!res.ok) throw new ApiError(res.status, data);
+  if (!res.ok) {
+    const err = new ApiError(res.status, data);
+    // 429 and 503 may say when to come back (seconds).
+    const wait = Number(res.headers.get('Retry-After'));
+    if (Number.isFinite(wait) && wait > 0) err.retryAfter = wait;
+    throw err;
+  }
   return data;
 }
 

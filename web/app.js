@@ -1,7 +1,7 @@
 // Entry point: builds the app shell (sidebar, top bar, banner, footer),
 // loads config + current user, and renders pages chosen by the router.
 
-import { post, onAuthLost } from './api.js';
+import { get, post, onAuthLost } from './api.js';
 import { state, subscribe, loadConfig, loadMe, setMe, isAdmin, isModerator, instanceName } from './state.js';
 import { startRouter, resolve, navigate, safeNext, currentKey } from './router.js';
 import { h, icon, logo, avatar, toast, toastError, spinner, startClock, errorBox, menuButton } from './ui.js';
@@ -117,6 +117,7 @@ function renderSidebar() {
         h('li', {}, navLink('/settings/profile', 'Profile', 'user', 'nav-profile')),
         h('li', {}, navLink('/settings/security', 'Security', 'shield', 'nav-security')),
         h('li', {}, navLink('/settings/tokens', 'API tokens', 'key', 'nav-tokens')),
+        h('li', {}, navLink('/settings/privacy', 'Privacy', 'lock', 'nav-privacy')),
       ),
     ),
   ];
@@ -135,6 +136,8 @@ function renderSidebar() {
           h('li', {}, navLink('/admin/settings', 'Instance settings', 'sliders', 'nav-admin-settings')),
           h('li', {}, navLink('/admin/mail', 'Mail', 'mail', 'nav-admin-mail')),
           h('li', {}, navLink('/admin/audit', 'Audit log', 'list', 'nav-admin-audit')),
+          h('li', {}, navLink('/admin/privacy', 'Privacy', 'lock', 'nav-admin-privacy')),
+          h('li', {}, navLink('/admin/analytics', 'Analytics', 'chart', 'nav-admin-analytics')),
           h('li', {}, navLink('/moderation', 'Moderation', 'flag', 'nav-moderation')),
         ),
       ),
@@ -197,6 +200,7 @@ function userMenu(me) {
       h('a', { href: '/settings/profile', class: 'menu-item' }, icon('user'), h('span', {}, 'Profile')),
       h('a', { href: '/settings/security', class: 'menu-item' }, icon('shield'), h('span', {}, 'Security')),
       h('a', { href: '/settings/tokens', class: 'menu-item' }, icon('key'), h('span', {}, 'API tokens')),
+      h('a', { href: '/settings/privacy', class: 'menu-item', testid: 'menu-privacy' }, icon('lock'), h('span', {}, 'Privacy')),
       h('div', { class: 'menu-sep', role: 'separator' }),
       signOutBtn,
     ],
@@ -243,12 +247,59 @@ function renderTopbar() {
   markActive();
 }
 
-function renderBanner() {
-  const me = state.me;
-  if (!me || me.email_verified) {
-    bannerSlot.replaceChildren();
-    return;
-  }
+// Material policy changes the signed-in person has not acknowledged yet
+// (GET /api/v1/me/policies), loaded once per account and after each acknowledgement.
+let pendingPolicies = [];
+let policiesFor = null;
+
+function loadPendingPolicies() {
+  const who = state.me ? String(state.me.id) : null;
+  if (who === policiesFor) return;
+  policiesFor = who;
+  pendingPolicies = [];
+  if (!who) return;
+  get('/me/policies', { redirect: false })
+    .then((list) => {
+      if (policiesFor !== who) return;
+      pendingPolicies = Array.isArray(list) ? list : [];
+      renderBanner();
+    })
+    .catch(() => {
+      /* the notice comes back on the next page load */
+    });
+}
+
+function policyBanner(p) {
+  const ack = h('button', { type: 'button', class: 'btn btn-sm btn-secondary', testid: 'policy-banner-ack' }, 'Got it');
+  ack.addEventListener('click', async () => {
+    ack.disabled = true;
+    try {
+      const left = await post(`/me/policies/${encodeURIComponent(p.slug)}/accept`, { version: p.version });
+      pendingPolicies = Array.isArray(left) ? left : pendingPolicies.filter((x) => x.slug !== p.slug);
+      renderBanner();
+      const next = bannerSlot.querySelector('[data-testid="policy-banner-ack"]');
+      if (next) next.focus();
+      else main.focus({ preventScroll: true });
+    } catch (err) {
+      ack.disabled = false;
+      toastError(err, 'Could not save that you read it');
+    }
+  });
+  return h(
+    'div',
+    { class: 'banner banner-info', role: 'region', 'aria-label': `${p.title} updated`, testid: 'policy-banner', dataset: { slug: p.slug, version: String(p.version) } },
+    icon('file'),
+    h('p', {}, h('strong', {}, `We updated our ${p.title}. `), p.summary || 'Please read what changed.'),
+    h(
+      'div',
+      { class: 'banner-actions' },
+      h('a', { href: `/policies/${encodeURIComponent(p.slug)}`, class: 'btn btn-sm btn-ghost', testid: 'policy-banner-read' }, 'Read'),
+      ack,
+    ),
+  );
+}
+
+function verifyBanner(me) {
   const resend = h('button', { type: 'button', class: 'btn btn-sm btn-secondary', testid: 'verify-resend' }, 'Resend email');
   resend.addEventListener('click', async () => {
     resend.disabled = true;
@@ -267,24 +318,42 @@ function renderBanner() {
       toastError(err, 'Could not resend the email');
     }
   });
-  bannerSlot.replaceChildren(
-    h(
-      'div',
-      { class: 'banner', role: 'region', 'aria-label': 'Email verification', testid: 'verify-banner' },
-      icon('mail'),
-      h('p', {}, h('strong', {}, 'Verify your email. '), `We sent a link to ${me.email}. Please confirm it to keep your account recoverable.`),
-      resend,
-    ),
+  return h(
+    'div',
+    { class: 'banner', role: 'region', 'aria-label': 'Email verification', testid: 'verify-banner' },
+    icon('mail'),
+    h('p', {}, h('strong', {}, 'Verify your email. '), `We sent a link to ${me.email}. Please confirm it to keep your account recoverable.`),
+    resend,
   );
 }
 
+function renderBanner() {
+  const me = state.me;
+  if (!me) {
+    bannerSlot.replaceChildren();
+    return;
+  }
+  bannerSlot.replaceChildren(...(me.email_verified ? [] : [verifyBanner(me)]), ...pendingPolicies.map(policyBanner));
+}
+
 function renderFooter() {
+  // Every policy in force, by its title (the server's public pages list the same).
+  const policies = Array.isArray(state.config.policies) && state.config.policies.length
+    ? state.config.policies
+    : [
+        { slug: 'terms', title: 'Terms of Service' },
+        { slug: 'privacy', title: 'Privacy Policy' },
+      ];
   footer.replaceChildren(
     h(
       'div',
       { class: 'footer-inner' },
-      h('p', {}, `© ${new Date().getFullYear()} ${instanceName()}`, instanceName() !== 'StrataMake' ? ' · Powered by StrataMake' : null),
-      h('nav', { 'aria-label': 'Legal' }, h('ul', { role: 'list', class: 'footer-links' }, h('li', {}, h('a', { href: '/terms' }, 'Terms of Service')), h('li', {}, h('a', { href: '/privacy' }, 'Privacy Policy')))),
+      h('p', {}, `\u00a9 ${new Date().getFullYear()} ${instanceName()}`, instanceName() !== 'StrataMake' ? ' \u00b7 Powered by StrataMake' : null),
+      h(
+        'nav',
+        { 'aria-label': 'Policies' },
+        h('ul', { role: 'list', class: 'footer-links', testid: 'footer-policies' }, policies.map((p) => h('li', {}, h('a', { href: `/policies/${encodeURIComponent(p.slug)}` }, p.title)))),
+      ),
     ),
   );
 }
@@ -301,6 +370,7 @@ function renderChrome() {
     syncGenCount();
   }
   watchUnread(!!state.me);
+  loadPendingPolicies();
   renderSidebar();
   renderTopbar();
   renderBanner();
@@ -373,6 +443,7 @@ async function renderPage({ initial }) {
   }
   if (seq !== renderSeq) return;
   document.title = title ? `${title} · ${instanceName()}` : instanceName();
+  countPageView(r.notFound ? '/not-found' : r.path);
   // A page may ask for its main control to get focus (e.g. the prompt on /generate).
   const auto = main.querySelector('[autofocus]');
   if (auto) {
@@ -386,6 +457,16 @@ async function renderPage({ initial }) {
       h1.focus({ preventScroll: true });
     } else main.focus({ preventScroll: true });
   }
+}
+
+/**
+ * Local usage analytics: tells the server which page was shown, by its route pattern
+ * (`/library/:id`, never an address with ids in it). Fire and forget; the server leaves
+ * out people who opted out.
+ */
+function countPageView(page) {
+  if (!/^\/[A-Za-z0-9/_:-]{0,79}$/.test(page)) return;
+  post('/usage/page-view', { page }, { redirect: false }).catch(() => {});
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // History-API router. Routes map a pathname to a lazily imported page module.
 // Same-origin <a href> clicks to known routes are intercepted; everything else
-// (API links such as OIDC start, /terms, /privacy, external links) navigates normally.
+// (API links such as OIDC start, downloads, external links) navigates normally.
 
 const routes = new Map([
   ['/', () => import('./pages/home.js')],
@@ -15,11 +15,16 @@ const routes = new Map([
   ['/settings/profile', () => import('./pages/settings-profile.js')],
   ['/settings/security', () => import('./pages/settings-security.js')],
   ['/settings/tokens', () => import('./pages/settings-tokens.js')],
+  ['/settings/privacy', () => import('./pages/settings-privacy.js')],
+  ['/account/restore', () => import('./pages/account-restore.js')],
+  ['/account/deleted', () => import('./pages/account-deleted.js')],
   ['/admin/users', () => import('./pages/admin-users.js')],
   ['/admin/invites', () => import('./pages/admin-invites.js')],
   ['/admin/settings', () => import('./pages/admin-settings.js')],
   ['/admin/mail', () => import('./pages/admin-mail.js')],
   ['/admin/audit', () => import('./pages/admin-audit.js')],
+  ['/admin/privacy', () => import('./pages/admin-privacy.js')],
+  ['/admin/analytics', () => import('./pages/admin-analytics.js')],
   ['/library', () => import('./pages/library.js')],
   ['/generate', () => import('./pages/generate.js')],
   ['/make-3d', () => import('./pages/make-3d.js')],
@@ -36,15 +41,20 @@ const patterns = [
   [/^\/library\/(?<id>[^/]+)$/, '/library/:id', () => import('./pages/asset.js')],
   [/^\/p\/(?<id>[^/]+)$/, '/p/:id', () => import('./pages/post.js')],
   [/^\/u\/(?<username>[^/]+)$/, '/u/:username', () => import('./pages/profile.js')],
+  [/^\/policies\/(?<slug>[^/]+)$/, '/policies/:slug', () => import('./pages/policy.js')],
+  [/^\/admin\/policies\/(?<slug>[^/]+)$/, '/admin/policies/:slug', () => import('./pages/admin-policy.js')],
 ];
 
 const redirects = new Map([
   ['/settings', '/settings/profile'],
   ['/admin', '/admin/users'],
+  // Old addresses of two policies (the server redirects them too).
+  ['/terms', '/policies/terms'],
+  ['/privacy', '/policies/privacy'],
 ]);
 
 // Paths the server serves itself (not SPA pages).
-const SERVER_PATHS = ['/api', '/terms', '/privacy', '/.well-known', '/healthz', '/metrics', '/docs'];
+const SERVER_PATHS = ['/api', '/.well-known', '/healthz', '/metrics', '/docs'];
 
 export function normalizePath(p) {
   if (p.length > 1 && p.endsWith('/')) p = p.replace(/\/+$/, '') || '/';
@@ -75,7 +85,7 @@ export function resolve(pathname) {
       break; // malformed %-escape: not found
     }
   }
-  return { path: p, loader: () => import('./pages/not-found.js'), route: {} };
+  return { path: p, loader: () => import('./pages/not-found.js'), route: {}, notFound: true };
 }
 
 /**

@@ -133,6 +133,8 @@ const ICONS = {
   trending: 'M3 17l6-6 4 4 8-8M15 7h6v6',
   hash: 'M5 9h15M4 15h15M10 3 8 21M16 3l-2 18',
   calendar: `${rect(3, 5, 18, 16, 2)}M3 10h18M8 3v4M16 3v4`,
+  chart: 'M3 3v18h18M7.5 17v-5M12 17V7M16.5 17v-8',
+  fingerprint: 'M6.2 18.5A11 11 0 0 1 5 13.5a7 7 0 0 1 14 0M9 20.5a16 16 0 0 1-1-7 4 4 0 0 1 8 0c0 1 0 2-.2 3M12 13.5c0 3 .5 5.6 1.6 7.5M18.6 17.5c.3-1 .4-2 .4-3M4.3 9.5A9 9 0 0 1 19.7 9.5',
 };
 
 export function icon(name, cls = '') {
@@ -535,13 +537,13 @@ export function confirmAction(btn, confirm, action, failMessage) {
  * Modal <dialog> holding a small form (admin quota, credits…). `submit(form)` returns
  * the result, which closes the dialog and resolves the promise, or throws: an Error's
  * message (or an ApiError's field errors / detail) is shown above the buttons.
- * Cancel or Escape resolves null.
+ * Cancel or Escape resolves null. `danger` gives the submit button the danger look.
  */
-export function formDialog({ title, intro, fields, submitLabel, testid, submitTestid, submit, focus }) {
+export function formDialog({ title, intro, fields, submitLabel, testid, submitTestid, submit, focus, danger = false }) {
   return new Promise((resolve) => {
     const titleId = dialogTitleId();
     const alert = h('p', { class: 'field-error', role: 'alert', hidden: true });
-    const save = h('button', { type: 'submit', class: 'btn btn-primary', testid: submitTestid }, submitLabel);
+    const save = h('button', { type: 'submit', class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, testid: submitTestid }, submitLabel);
     const cancel = h('button', { type: 'button', class: 'btn btn-secondary' }, 'Cancel');
     const form = h('form', { class: 'dialog-body', novalidate: true }, h('h2', { id: titleId }, title), intro ? h('p', { class: 'muted' }, intro) : null, fields, alert, h('div', { class: 'dialog-actions' }, cancel, save));
     const dlg = h('dialog', { class: 'dialog', 'aria-labelledby': titleId, testid }, form);

@@ -1,5 +1,6 @@
 // /admin/users — search users, change role, enable/disable accounts, see storage use,
-// set a per-user storage quota and give or take generation credits.
+// set a per-user storage quota and give or take generation credits. Accounts waiting to
+// be erased carry a "Deletion pending" badge (their requests: /admin/privacy).
 
 import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, pagedTable, avatar, formatBytes, formDialog } from '../ui.js';
 import { get, patch, put, post, qs } from '../api.js';
@@ -72,7 +73,13 @@ export default {
     }
 
     function statusCell(u) {
-      return h('span', { class: 'badges' }, u.email_verified ? badge('Verified', 'success') : badge('Unverified', 'warning'), u.disabled ? badge('Disabled', 'danger', { dataset: { flag: 'disabled' } }) : null);
+      const due = u.deletion_due_at;
+      return h(
+        'span',
+        { class: 'badges' },
+        u.email_verified ? badge('Verified', 'success') : badge('Unverified', 'warning'),
+        due ? badge('Deletion pending', 'danger', { testid: 'admin-user-deletion', title: `Erased on ${new Date(due * 1000).toLocaleDateString()} unless they keep the account`, dataset: { flag: 'deletion' } }) : u.disabled ? badge('Disabled', 'danger', { dataset: { flag: 'disabled' } }) : null,
+      );
     }
 
     function disabledCell(u) {

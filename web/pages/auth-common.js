@@ -56,7 +56,7 @@ export function resultScreen({ kind = 'success', title, message, testid, actions
 }
 
 export function legalNote() {
-  return h('p', { class: 'auth-legal' }, `${instanceName()} · `, h('a', { href: '/terms' }, 'Terms'), ' · ', h('a', { href: '/privacy' }, 'Privacy'));
+  return h('p', { class: 'auth-legal' }, `${instanceName()} · `, h('a', { href: '/policies/terms' }, 'Terms'), ' · ', h('a', { href: '/policies/privacy' }, 'Privacy'));
 }
 
 /** Read a one-time token from the query string and drop it from the address bar/history. */

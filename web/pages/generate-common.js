@@ -253,12 +253,17 @@ export function rangeField({ name, label, min, max, sliderMax = max, step, numbe
 // Start image picker
 // ---------------------------------------------------------------------------
 
-/** Dialog listing the user's library images; resolves to the chosen asset or null. */
-export function pickImage(signal, { title = 'Start from an image', intro = 'Choose an image from your library. The new image keeps its layout and colours; the strength says how much is repainted.' } = {}) {
+/**
+ * Dialog listing the user's library images; resolves to the chosen asset or null.
+ * `likeness` (a use: 'image_to_image' or 'model_from_image') also offers the person's
+ * likeness samples first, when their likeness consent names that use.
+ */
+export function pickImage(signal, { title = 'Start from an image', intro = 'Choose an image from your library. The new image keeps its layout and colours; the strength says how much is repainted.', likeness = null } = {}) {
   return new Promise((resolve) => {
     let chosen = null;
     let cursor = null;
     const grid = h('ul', { class: 'picker-grid', role: 'list', 'aria-label': 'Your images' });
+    const samples = h('div', { class: 'picker-samples', hidden: true });
     const status = h('div', { class: 'picker-status' });
     const more = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', hidden: true }, 'Load more');
     const closeBtn = h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', testid: 'source-dialog-close' }, icon('x'));
@@ -270,6 +275,7 @@ export function pickImage(signal, { title = 'Start from an image', intro = 'Choo
         { class: 'dialog-body' },
         h('div', { class: 'dialog-head' }, h('h2', { id: 'picker-title' }, title), closeBtn),
         h('p', { class: 'muted' }, intro),
+        samples,
         grid,
         status,
         h('div', { class: 'picker-more' }, more),
@@ -310,6 +316,28 @@ export function pickImage(signal, { title = 'Start from an image', intro = 'Choo
         showLoadError(status, err, load);
       }
     }
+    // Likeness samples, only while the consent names this use.
+    async function loadSamples() {
+      try {
+        const res = await get('/me/likeness', { signal });
+        if (!res || !res.consent || !res.consent.uses.includes(likeness) || !(res.samples || []).length) return;
+        samples.replaceChildren(
+          h('h3', { class: 'picker-section' }, icon('user'), h('span', {}, 'Your likeness samples')),
+          h(
+            'ul',
+            { class: 'picker-grid', role: 'list', 'aria-label': 'Your likeness samples' },
+            res.samples.map((a) =>
+              h('li', {}, h('button', { type: 'button', class: 'picker-item', testid: 'source-likeness-item', dataset: { assetId: String(a.id) }, title: assetTitle(a), onClick: () => pick(a) }, h('span', { class: 'picker-thumb' }, thumbImage(a)), h('span', { class: 'picker-name' }, assetTitle(a)))),
+            ),
+          ),
+          h('h3', { class: 'picker-section' }, icon('library'), h('span', {}, 'Your library')),
+        );
+        samples.hidden = false;
+      } catch {
+        /* the library alone still works */
+      }
+    }
+    if (likeness) loadSamples();
     more.addEventListener('click', load);
     closeBtn.addEventListener('click', () => dlg.close());
     signal.addEventListener('abort', () => dlg.open && dlg.close(), { once: true });

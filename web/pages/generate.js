@@ -239,7 +239,7 @@ export default {
       saveDraft();
     }
     pickBtn.addEventListener('click', async () => {
-      const asset = await pickImage(signal);
+      const asset = await pickImage(signal, { likeness: 'image_to_image' });
       if (asset) {
         setSource(asset);
         strength.range.focus();

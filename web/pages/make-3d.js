@@ -176,7 +176,7 @@ export default {
       changeBtn.lastChild.textContent = source ? 'Change' : 'Choose image';
     }
     changeBtn.addEventListener('click', async () => {
-      const picked = await pickImage(signal, { title: 'Choose an image', intro: 'The model is made from this image of your library.' });
+      const picked = await pickImage(signal, { title: 'Choose an image', intro: 'The model is made from this image of your library.', likeness: 'model_from_image' });
       if (!picked) return;
       source = picked;
       replaceQuietly(`/make-3d?source=${encodeURIComponent(source.id)}`);

@@ -9,12 +9,13 @@ export const settingsTabs = (current) =>
       ['/settings/profile', 'Profile', 'user'],
       ['/settings/security', 'Security', 'shield'],
       ['/settings/tokens', 'API tokens', 'key'],
+      ['/settings/privacy', 'Privacy', 'lock'],
     ],
     current,
   );
 
-export const adminTabs = (current) =>
-  tabs(
+export const adminTabs = (current) => {
+  const strip = tabs(
     'Admin sections',
     [
       ['/admin/users', 'Users', 'community'],
@@ -23,7 +24,12 @@ export const adminTabs = (current) =>
       ['/admin/settings', 'Settings', 'sliders'],
       ['/admin/mail', 'Mail', 'mail'],
       ['/admin/audit', 'Audit log', 'list'],
+      ['/admin/privacy', 'Privacy', 'lock'],
+      ['/admin/analytics', 'Analytics', 'chart'],
       ['/moderation', 'Moderation', 'flag'],
     ],
     current,
   );
+  strip.classList.add('tabs-many'); // nine tabs: a little tighter, so they fit beside the sidebar
+  return strip;
+};

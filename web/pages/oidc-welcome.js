@@ -50,7 +50,7 @@ export default {
       h('div', { class: 'callout callout-info' }, icon('shield'), h('p', {}, `Signed in with ${pending.provider_name}${pending.email ? ` as ${pending.email}` : ''}.`)),
       field({ name: 'username', label: 'Username', autocomplete: 'username', required: true, testid: 'oidc-username', value: pending.suggested_username || '', hint: 'Your public handle: 3\u201330 letters, digits, _ or .', attrs: { spellcheck: 'false', autocapitalize: 'none', maxlength: '30' } }),
       checkbox({ name: 'age_confirmed', label: 'I am at least 13 years old', required: true, testid: 'oidc-age' }),
-      checkbox({ name: 'accept_terms', label: h('span', {}, 'I accept the ', h('a', { href: '/terms' }, 'Terms of Service'), ' and ', h('a', { href: '/privacy' }, 'Privacy Policy')), required: true, testid: 'oidc-terms' }),
+      checkbox({ name: 'accept_terms', label: h('span', {}, 'I accept the ', h('a', { href: '/policies/terms' }, 'Terms of Service'), ' and ', h('a', { href: '/policies/privacy' }, 'Privacy Policy')), required: true, testid: 'oidc-terms' }),
       h('button', { type: 'submit', class: 'btn btn-primary btn-block btn-lg', testid: 'oidc-welcome-submit' }, 'Create my account'),
     );
     onSubmit(

@@ -79,9 +79,9 @@ export default {
     const needInvite = mode === 'invite';
     const termsLabel = [
       'I accept the ',
-      h('a', { href: '/terms', target: '_blank', rel: 'noopener' }, 'Terms of Service'),
+      h('a', { href: '/policies/terms', target: '_blank', rel: 'noopener' }, 'Terms of Service'),
       ' and ',
-      h('a', { href: '/privacy', target: '_blank', rel: 'noopener' }, 'Privacy Policy'),
+      h('a', { href: '/policies/privacy', target: '_blank', rel: 'noopener' }, 'Privacy Policy'),
     ];
     const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block btn-lg', testid: 'signup-submit' }, 'Create account');
     const form = h(
