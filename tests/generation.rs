@@ -12,6 +12,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::mesh_files::{save_all_formats, validate_meshes};
 use support::{Api, Server, problem};
 
 fn tiny_model() -> String {
@@ -891,4 +892,9 @@ async fn prompt_to_3d_makes_the_image_then_the_model_as_one_job() {
     );
     let size = asset["mesh"]["size_mm"][0].as_f64().unwrap();
     assert!((size - 50.0).abs() <= 0.01, "{size}");
+
+    // Its GLB, STL and 3MF pass the glTF Validator, admesh and PrusaSlicer.
+    let dir = tempfile::tempdir().unwrap();
+    save_all_formats(&ann, &asset, "prompt-lithophane", dir.path()).await;
+    validate_meshes(dir.path(), 3);
 }

@@ -8,13 +8,14 @@
 
 mod support;
 
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 use std::path::Path;
-use std::process::Command;
 
 use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use stratamake::domains::generation::mesh_preview::PREVIEW_RESOLUTION;
+use support::mesh_files::{save_all_formats, validate_meshes};
 use support::{Api, Server, problem};
 
 fn png(image: RgbaImage) -> Vec<u8> {
@@ -110,57 +111,31 @@ async fn make(api: &Api, body: Value) -> (Vec<(String, Value)>, Value) {
     (events, asset)
 }
 
-async fn download(api: &Api, asset: &Value, format: &str) -> (String, Vec<u8>) {
-    let id = asset["id"].as_str().unwrap();
-    let response = api
-        .get(&format!("/api/v1/assets/{id}/download?format={format}"))
-        .await;
-    assert_eq!(response.status(), StatusCode::OK, "{format}");
-    let disposition = response.headers()["content-disposition"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert!(disposition.starts_with("attachment"), "{disposition}");
-    (disposition, response.bytes().await.unwrap().to_vec())
+/// Asks for a quick preview; asserts a GLB comes back and returns it.
+async fn preview_glb(api: &Api, body: Value) -> Vec<u8> {
+    let response = api.post("/api/v1/meshes/preview", body.clone()).await;
+    assert_eq!(response.status(), StatusCode::OK, "{body}");
+    assert_eq!(response.headers()["content-type"], "model/gltf-binary");
+    let glb = response.bytes().await.unwrap().to_vec();
+    assert_eq!(&glb[..4], b"glTF");
+    glb
 }
 
-/// Saves the model in every download format into `dir` as `<label>.<ext>`; the OBJ zip
-/// must hold the OBJ and its MTL.
-async fn save_all_formats(api: &Api, asset: &Value, label: &str, dir: &Path) {
-    for format in ["glb", "stl", "3mf"] {
-        let (_, bytes) = download(api, asset, format).await;
-        std::fs::write(dir.join(format!("{label}.{format}")), bytes).unwrap();
+/// Asserts every coordinate lies (within 0.001 mm) on a grid of `samples` lines spread
+/// evenly over `0..=length` mm; returns how many of those lines are used.
+fn grid_lines(coordinates: impl Iterator<Item = f32>, length: f64, samples: usize) -> usize {
+    let step = length / (samples - 1) as f64;
+    let mut used = std::collections::BTreeSet::new();
+    for c in coordinates {
+        let k = f64::from(c) / step;
+        let line = k.round();
+        assert!(
+            (k - line).abs() * step <= 1e-3 && (0.0..samples as f64).contains(&line),
+            "{c} mm is off the grid of {samples} samples over {length} mm"
+        );
+        used.insert(line as i64);
     }
-    let (disposition, zipped) = download(api, asset, "obj").await;
-    assert!(disposition.contains(".zip"), "{disposition}");
-    let mut archive = zip::ZipArchive::new(Cursor::new(zipped)).unwrap();
-    let names: Vec<String> = archive
-        .file_names()
-        .map(|name| name.unwrap().to_string())
-        .collect();
-    assert!(names.iter().any(|n| n.ends_with(".obj")), "{names:?}");
-    assert!(names.iter().any(|n| n.ends_with(".mtl")), "{names:?}");
-    let obj_name = names.iter().find(|n| n.ends_with(".obj")).unwrap().clone();
-    let mut obj = String::new();
-    archive
-        .by_name(&obj_name)
-        .unwrap()
-        .read_to_string(&mut obj)
-        .unwrap();
-    assert!(obj.lines().filter(|l| l.starts_with("f ")).count() > 0);
-}
-
-/// Runs the validators on every file of `dir` and fails with their report.
-fn validate(dir: &Path) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/validate_meshes.sh");
-    let out = Command::new(script).arg(dir).output().unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    println!("{report}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        out.status.success(),
-        "validators refused outputs:\n{report}"
-    );
-    assert!(!report.contains("FAIL"), "{report}");
+    used.len()
 }
 
 fn assert_close(actual: &Value, expected: f64, what: &str) {
@@ -242,7 +217,7 @@ async fn every_mode_makes_a_printable_model_the_validators_accept() {
     }
     // One credit per model.
     assert_eq!(balance(&ann).await, before - jobs.len() as i64);
-    validate(dir.path());
+    validate_meshes(dir.path(), 3 * jobs.len());
 }
 
 #[tokio::test]
@@ -280,7 +255,7 @@ async fn uploaded_models_get_facts_thumbnails_and_conversions() {
         original.bytes().await.unwrap().to_vec(),
         stl(&cube_triangles(20.0))
     );
-    validate(dir.path());
+    validate_meshes(dir.path(), 3);
 }
 
 #[tokio::test]
@@ -298,15 +273,31 @@ async fn previews_are_quick_glbs_and_bad_requests_change_nothing() {
     let bobs = bob.uploaded("bob.png", photo_png()).await;
     let before = balance(&ann).await;
 
-    let preview = ann
-        .post(
-            "/api/v1/meshes/preview",
-            json!({"kind": "lithophane", "source_asset_id": photo["id"], "resolution": 2000}),
-        )
-        .await;
-    assert_eq!(preview.status(), StatusCode::OK);
-    assert_eq!(preview.headers()["content-type"], "model/gltf-binary");
-    assert_eq!(&preview.bytes().await.unwrap()[..4], b"glTF");
+    // Asked for 2000 samples, a preview is built on PREVIEW_RESOLUTION (160) along the
+    // longer side: a flat lithophane of the 96 × 64 photo, 100 mm wide by default, samples
+    // 160 columns over its width and 107 rows over its 66.7 mm height, and simplification
+    // never moves a vertex, so every vertex lies on that grid (on a 2000-sample grid, steps
+    // of 0.05 mm, most would not).
+    let cap = PREVIEW_RESOLUTION as usize;
+    assert!(cap < 2000);
+    let glb = preview_glb(
+        &ann,
+        json!({"kind": "lithophane", "source_asset_id": photo["id"], "resolution": 2000}),
+    )
+    .await;
+    let mesh = stratamake::engines::mesh::read::gltf(&glb).unwrap();
+    let [min, max] = mesh.bounds();
+    assert!((max[0] - min[0] - 100.0).abs() < 1e-3, "{min:?} {max:?}");
+    let columns = grid_lines(mesh.positions.iter().map(|p| p[0]), 100.0, cap);
+    let rows = grid_lines(
+        mesh.positions.iter().map(|p| p[2]),
+        100.0 * 64.0 / 96.0,
+        (cap as f64 * 64.0 / 96.0).round() as usize,
+    );
+    // The grid is really used (the disc and the bar keep detail), not just its corners.
+    assert!(columns > 20 && rows > 20, "{columns} columns, {rows} rows");
+    let previews = tempfile::tempdir().unwrap();
+    std::fs::write(previews.path().join("lithophane-preview.glb"), glb).unwrap();
     let no_shape = problem(
         ann.post(
             "/api/v1/meshes/preview",
@@ -412,6 +403,8 @@ async fn previews_are_quick_glbs_and_bad_requests_change_nothing() {
     )
     .await;
 
+    validate_meshes(previews.path(), 1);
+
     // Nothing was queued or charged.
     let jobs = ann.json("/api/v1/generations").await;
     assert_eq!(jobs["items"].as_array().unwrap().len(), 0);
@@ -503,13 +496,15 @@ async fn depth_and_background_models_shape_the_model() {
         volume(&by_threshold)
     );
 
-    let preview = ann
-        .post(
-            "/api/v1/meshes/preview",
-            relief(json!({"height_from": "depth"})),
-        )
-        .await;
-    assert_eq!(preview.status(), StatusCode::OK);
+    let preview = preview_glb(&ann, relief(json!({"height_from": "depth"}))).await;
+
+    // The models made from the depth and background-removal maps, and the depth preview,
+    // pass the validators like every other model.
+    let dir = tempfile::tempdir().unwrap();
+    save_all_formats(&ann, &by_depth, "depth-relief", dir.path()).await;
+    save_all_formats(&ann, &by_subject, "subject-extrusion", dir.path()).await;
+    std::fs::write(dir.path().join("depth-relief-preview.glb"), preview).unwrap();
+    validate_meshes(dir.path(), 7);
 }
 
 /// A dark ring on an opaque white background.

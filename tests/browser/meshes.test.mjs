@@ -4,9 +4,11 @@
 // page -> "Make a 3D model" -> choose Lithophane -> the live preview appears in the 3D
 // viewer and follows a width change (the viewer's dimensions say 80.0 mm) -> the viewer's
 // canvas is not blank -> "Make model" -> progress -> the result says "Ready to print" ->
-// download the GLB and the STL and check their bytes -> open it in the library: the asset
-// page shows the viewer, the mesh facts and the downloads -> the library card shows the
-// server-rendered thumbnail. Fails on page errors, CSP violations and missing UI assets.
+// download the GLB and the STL, check their bytes and pass the saved files through the
+// glTF Validator, admesh and PrusaSlicer (tests/tools/validate_meshes.sh) -> open it in
+// the library: the asset page shows the viewer, the mesh facts and the downloads -> the
+// library card shows the server-rendered thumbnail. Fails on page errors, CSP violations
+// and missing UI assets.
 //
 // Stable data-testid hooks (keep in sync with web/pages/make-3d.js, web/pages/asset.js,
 // web/pages/library-common.js and web/viewer.js):
@@ -19,9 +21,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { BASE, MAIL_DIR, CHROMIUM, screenshotter, watch, signIn, signUpAndVerify } from './support.mjs';
 
 const shot = screenshotter('meshes-');
+const execFileAsync = promisify(execFile);
 
 // Software WebGL: headless Chromium without a GPU renders through SwiftShader.
 const WEBGL_ARGS = ['--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'];
@@ -84,12 +93,28 @@ async function waitForDrawn(page, testid) {
   return share;
 }
 
-async function downloaded(page, testid) {
+/** Clicks a download link and saves the file into `dir` under its suggested name. */
+async function downloaded(page, testid, dir) {
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testid).first().click()]);
-  const stream = await download.createReadStream();
-  const chunks = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return { name: download.suggestedFilename(), bytes: Buffer.concat(chunks) };
+  const name = download.suggestedFilename();
+  const file = path.join(dir, path.basename(name));
+  await download.saveAs(file);
+  return { name, file, bytes: await fs.readFile(file) };
+}
+
+/** Runs tests/tools/validate_meshes.sh (glTF Validator, admesh, PrusaSlicer) on `dir`; fails with its report. */
+async function validateMeshes(dir) {
+  const script = fileURLToPath(new URL('../tools/validate_meshes.sh', import.meta.url));
+  let report;
+  try {
+    const { stdout, stderr } = await execFileAsync('bash', [script, dir], { maxBuffer: 16 * 1024 * 1024, timeout: 240_000 });
+    report = stdout + stderr;
+  } catch (e) {
+    assert.fail(`the validators refused the downloads (exit ${e.code}):\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
+  }
+  assert.doesNotMatch(report, /^FAIL /m, report);
+  assert.match(report, /^validate_meshes: [1-9]\d* passed, 0 failed$/m, report);
+  return report;
 }
 
 test(
@@ -139,15 +164,23 @@ test(
     await page.locator('[data-testid="make3d-preview-state"][data-state="done"]').waitFor();
     await shot(page, 'result');
 
-    const glb = await downloaded(page, 'mesh-download-glb');
+    const downloads = await fs.mkdtemp(path.join(os.tmpdir(), 'stratamake-meshes-'));
+    t.after(() => fs.rm(downloads, { recursive: true, force: true }));
+    const glb = await downloaded(page, 'mesh-download-glb', downloads);
     assert.match(glb.name, /\.glb$/);
     assert.equal(glb.bytes.subarray(0, 4).toString('latin1'), 'glTF');
     assert.equal(glb.bytes.readUInt32LE(8), glb.bytes.length, 'the GLB header gives its length');
-    const stl = await downloaded(page, 'mesh-download-stl');
+    const stl = await downloaded(page, 'mesh-download-stl', downloads);
     assert.match(stl.name, /\.stl$/);
     const facets = stl.bytes.readUInt32LE(80);
     assert.ok(facets > 100);
     assert.equal(stl.bytes.length, 84 + 50 * facets, 'a binary STL of that many facets');
+    // The files as the browser saved them pass the field's own tools.
+    assert.deepEqual((await fs.readdir(downloads)).sort(), [path.basename(glb.name), path.basename(stl.name)].sort());
+    const report = await validateMeshes(downloads);
+    assert.match(report, /^ok {3}gltf-validator .*\.glb: errors=0/m, report);
+    assert.match(report, /^ok {3}admesh .*\.stl: closed/m, report);
+    assert.match(report, /^ok {3}prusa-slicer --export-gcode .*\.stl/m, report);
 
     // In the library: the asset page's viewer, facts and downloads; the card's thumbnail.
     await page.getByTestId('make3d-open').click();

@@ -2,6 +2,8 @@
 //! dir, a real SMTP server (aiosmtpd) to receive its mail, and HTTP helpers.
 #![allow(dead_code)]
 
+pub mod mesh_files;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
