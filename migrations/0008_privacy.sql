@@ -35,7 +35,7 @@ CREATE TABLE policy_acceptances (
     user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     slug        TEXT NOT NULL,
     version     INTEGER NOT NULL,
-    method      TEXT NOT NULL CHECK (method IN ('signup', 'banner')),
+    method      TEXT NOT NULL CHECK (method IN ('signup', 'banner', 'author')),
     accepted_at INTEGER NOT NULL,
     PRIMARY KEY (user_id, slug, version)
 ) WITHOUT ROWID;

@@ -1042,6 +1042,8 @@ async fn policies_are_versioned_and_a_material_change_is_acknowledged() {
     );
     let config = server.api().json("/api/v1/config/public").await;
     assert_eq!(config["policies"].as_array().unwrap().len(), 5);
+    assert_eq!(config["privacy"]["deletion_grace_days"], 30);
+    assert_eq!(config["privacy"]["export_days"], 7);
     let cookies = server.api().json("/api/v1/policies/cookies").await;
     assert!(cookies["html"].as_str().unwrap().contains("<table>"));
     assert_eq!(cookies["version"], 1);

@@ -44,6 +44,27 @@ pub fn civil_date(unix: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// The date as people write it, "24 November 2026" (UTC).
+pub fn long_date(unix: i64) -> String {
+    let (year, month, day) = civil_date(unix);
+    format!("{day} {} {year}", MONTHS[month as usize - 1])
+}
+
 /// The date `YYYY-MM-DD` (UTC) of a unix time.
 pub fn iso_date(unix: i64) -> String {
     let (year, month, day) = civil_date(unix);

@@ -23,7 +23,7 @@ use crate::domains::community::visibility::Door;
 use crate::domains::community::{markdown, sitemap};
 use crate::domains::privacy::policies;
 use crate::error::ApiResult;
-use crate::platform::clock::{civil_date, iso_date};
+use crate::platform::clock::{iso_date, long_date as date};
 use crate::platform::mail::html_escape;
 
 /// What a page says about itself.
@@ -161,27 +161,6 @@ fn footer(site: &str) -> String {
         "<footer class=\"public-footer\"><p>{}</p><nav aria-label=\"Policies\"><ul>{links}</ul></nav></footer>",
         html_escape(site)
     )
-}
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-/// "24 November 2026".
-fn date(unix: i64) -> String {
-    let (year, month, day) = civil_date(unix);
-    format!("{day} {} {year}", MONTHS[month as usize - 1])
 }
 
 fn shorten(text: &str, limit: usize) -> String {

@@ -24,7 +24,7 @@
 //              verify-banner, verify-resend (unverified-email banner), toast,
 //              confirm-ok / confirm-cancel (confirmation dialog)
 // Home         dashboard (signed in), landing, landing-signup, landing-signin,
-//              feature-{generate,3d,library,community} (library and generate link to their pages; the others are "Coming soon"), quick-*
+//              feature-{generate,3d,library,community} (each links to its page), quick-*
 // Sign up      signup-form, signup-invite, signup-email, signup-username, signup-password,
 //              signup-age, signup-terms, signup-pow (data-state = solving|solved|error),
 //              signup-submit, signup-done ("Check your inbox"), signup-closed, oidc-{provider id}

@@ -8,7 +8,7 @@ import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, spinner, e
 import { get, post, qs } from '../api.js';
 import { state } from '../state.js';
 import { adminTabs } from './nav-tabs.js';
-import { dateEl, dateText, dateShort, exportRow, exportBusy, pollWhile } from './privacy-common.js';
+import { dateEl, dateText, dateShort, exportRow, exportBusy, pollWhile, graceDays, exportDays } from './privacy-common.js';
 
 function userCell(u) {
   return h(
@@ -80,7 +80,7 @@ function exportsCard(signal) {
     }
   }
   first();
-  const el = card({ title: 'Exports you ran', description: 'Only you and the person can download them, for a few days.', testid: 'admin-exports' }, list, status);
+  const el = card({ title: 'Exports you ran', description: `Only you and the person can download them, for ${exportDays()}.`, testid: 'admin-exports' }, list, status);
   return { el, refresh: first };
 }
 
@@ -123,7 +123,7 @@ function requestsCard(signal, { onExport, onDelete }) {
     rm.addEventListener('click', async () => {
       const ok = await confirmDialog({
         title: `Delete the account of @${u.username}?`,
-        body: 'It is locked and hidden at once and erased after the grace period. They get a mail with a link that keeps the account until then. This is recorded in the audit log.',
+        body: `It is locked and hidden at once and erased after ${graceDays()}. They get a mail with a link that keeps the account until then. This is recorded in the audit log.`,
         confirmLabel: 'Delete account',
         danger: true,
       });

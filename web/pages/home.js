@@ -7,9 +7,9 @@ import { creditKind, signedAmount, creditIcon, creditsText } from './generate-co
 
 const FEATURES = [
   ['sparkles', 'Generate image', 'Turn a prompt into images with models running on this server.', 'feature-generate', '/generate', 'Create an image'],
-  ['cube', 'Make 3D', 'Create textured 3D models from text or a picture.', 'feature-3d'],
+  ['cube', 'Make 3D', 'Turn a picture into a printable relief, lithophane or silhouette, or a prompt into a model.', 'feature-3d', '/make-3d', 'Make a 3D model'],
   ['library', 'Library', 'Everything you make and upload, organised and searchable.', 'feature-library', '/library'],
-  ['community', 'Community', 'Share work and remix what others publish.', 'feature-community'],
+  ['community', 'Community', 'Share work, follow makers and remix what others publish.', 'feature-community', '/community', 'Open the community'],
 ];
 
 function greeting() {
@@ -21,25 +21,16 @@ function greeting() {
 }
 
 function featureCard([ic, title, text, testid, href, cta = `Open ${title.toLowerCase()}`]) {
-  if (href) {
-    return h(
-      'li',
-      { class: 'feature-slot' },
-      h(
-        'a',
-        { href, class: 'feature-card is-live', testid },
-        h('div', { class: `feature-icon feature-icon-${testid.replace('feature-', '')}` }, icon(ic)),
-        h('div', { class: 'feature-text' }, h('h3', {}, title), h('p', {}, text)),
-        h('span', { class: 'feature-open' }, h('span', {}, cta), icon('arrowRight')),
-      ),
-    );
-  }
   return h(
     'li',
-    { class: 'feature-card is-soon', 'aria-disabled': 'true', testid },
-    h('div', { class: `feature-icon feature-icon-${testid.replace('feature-', '')}` }, icon(ic)),
-    h('div', { class: 'feature-text' }, h('h3', {}, title), h('p', {}, text)),
-    h('span', { class: 'badge badge-soon' }, 'Coming soon'),
+    { class: 'feature-slot' },
+    h(
+      'a',
+      { href, class: 'feature-card is-live', testid },
+      h('div', { class: `feature-icon feature-icon-${testid.replace('feature-', '')}` }, icon(ic)),
+      h('div', { class: 'feature-text' }, h('h3', {}, title), h('p', {}, text)),
+      h('span', { class: 'feature-open' }, h('span', {}, cta), icon('arrowRight')),
+    ),
   );
 }
 
@@ -109,7 +100,7 @@ function dashboard(main, signal) {
         h('div', { class: 'hero-art', 'aria-hidden': 'true' }, h('span', { class: 'orb orb-1' }), h('span', { class: 'orb orb-2' }), h('span', { class: 'orb orb-3' })),
         h('p', { class: 'eyebrow' }, `${greeting()}, ${name}`),
         h('h1', { id: 'hero-title', tabindex: '-1' }, 'What will you ', h('span', { class: 'gradient-text' }, 'create'), ' today?'),
-        h('p', { class: 'hero-sub' }, `Your studio on ${instanceName()}: turn prompts into images with models running right here, and keep everything in your private library. 3D is on its way.`),
+        h('p', { class: 'hero-sub' }, `Your studio on ${instanceName()}: turn prompts into images with models running right here, turn pictures into printable 3D models, keep everything in your private library, and share what you like.`),
         h('div', { class: 'hero-actions' }, h('a', { href: '/generate', class: 'btn btn-primary btn-lg', testid: 'hero-generate' }, icon('sparkles'), h('span', {}, 'Start generating'))),
       ),
       h('h2', { class: 'section-title' }, 'Create'),
@@ -124,6 +115,7 @@ function dashboard(main, signal) {
           quickLink('/settings/profile', 'user', 'Profile', 'Name, bio and links', 'quick-profile'),
           quickLink('/settings/security', 'shield', 'Security', 'Sessions, password, email', 'quick-security'),
           quickLink('/settings/tokens', 'key', 'API tokens', 'Automate with the API', 'quick-tokens'),
+          quickLink('/settings/privacy', 'lock', 'Privacy', 'Your data, choices and account', 'quick-privacy'),
         ),
         creditsCard(signal),
       ),
@@ -171,7 +163,7 @@ function landing(main) {
         'ul',
         { class: 'pill-grid', role: 'list' },
         h('li', { class: 'pill-card' }, icon('lock'), h('div', {}, h('h2', {}, 'Private by design'), h('p', {}, 'Everything lives on this server. No third-party trackers, fonts or captchas.'))),
-        h('li', { class: 'pill-card' }, icon('sparkles'), h('div', {}, h('h2', {}, 'Images, then 3D'), h('p', {}, 'Generate images with models that run on this server. 3D generation is arriving soon.'))),
+        h('li', { class: 'pill-card' }, icon('sparkles'), h('div', {}, h('h2', {}, 'Images, then 3D'), h('p', {}, 'Generate images with models that run on this server, then turn them into printable 3D models.'))),
         h('li', { class: 'pill-card' }, icon('key'), h('div', {}, h('h2', {}, 'Built for makers'), h('p', {}, 'A clean API with scoped tokens for scripts and integrations.'))),
       ),
     ),

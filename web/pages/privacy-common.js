@@ -2,6 +2,7 @@
 // /policies/{slug}): dates, data export rows and their polling, waiting times.
 
 import { h, icon, badge, spinner, timeEl, formatBytes, copyIconButton } from '../ui.js';
+import { state } from '../state.js';
 
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'long' });
 const mediumDateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
@@ -143,3 +144,15 @@ export function fill(el, ...kids) {
 
 /** Whole numbers with the reader's digit grouping. */
 export const num = (n) => Number(n || 0).toLocaleString();
+
+/** "30 days", from the instance's privacy settings (GET /config/public). */
+export function graceDays() {
+  const n = (state.config.privacy && state.config.privacy.deletion_grace_days) ?? 30;
+  return `${n} ${n === 1 ? 'day' : 'days'}`;
+}
+
+/** "7 days": how long a data export can be downloaded. */
+export function exportDays() {
+  const n = (state.config.privacy && state.config.privacy.export_days) ?? 7;
+  return `${n} ${n === 1 ? 'day' : 'days'}`;
+}

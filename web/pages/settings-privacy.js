@@ -9,7 +9,7 @@ import { get, post, put, del, ApiError } from '../api.js';
 import { state, setMe } from '../state.js';
 import { navigate } from '../router.js';
 import { settingsTabs } from './nav-tabs.js';
-import { dateEl, dateShort, waitText, methodText, exportRow, exportBusy, pollWhile, num, fill } from './privacy-common.js';
+import { dateEl, dateShort, waitText, methodText, exportRow, exportBusy, pollWhile, num, fill, graceDays, exportDays } from './privacy-common.js';
 
 const SECTIONS = [
   ['privacy-data', 'Your data', 'database'],
@@ -101,7 +101,7 @@ function exportsSection(signal, highlightId) {
     h(
       'p',
       { class: 'section-text' },
-      'One ZIP file with a JSON file for each kind of data \u2014 your account and profile, sessions and security log, consents, generations with every setting, library, posts, comments, reactions, follows, notifications and credits \u2014 the original files of your library, and a README that explains the format. We mail you when it is ready. Only you can download it, for a few days; then it is deleted.',
+      `One ZIP file with a JSON file for each kind of data \u2014 your account and profile, sessions and security log, consents, generations with every setting, library, posts, comments, reactions, follows, notifications and credits \u2014 the original files of your library, and a README that explains the format. We mail you when it is ready. Only you can download it, for ${exportDays()}; then it is deleted.`,
     ),
     list,
     status,
@@ -535,7 +535,7 @@ function deleteSection() {
           'ul',
           { class: 'delete-facts' },
           h('li', {}, 'Nothing you shared is shown any more, from now on.'),
-          h('li', {}, 'After the grace period everything is erased: account, library and files, posts and generations.'),
+          h('li', {}, `After ${graceDays()} everything is erased: account, library and files, posts and generations.`),
           h('li', {}, 'Comments in other people\u2019s conversations stay as \u201c[deleted]\u201d, with no link to you.'),
           h('li', {}, 'Until then, the link in the mail we send you keeps your account.'),
         ),
@@ -568,7 +568,7 @@ function deleteSection() {
       { class: 'delete-steps', role: 'list' },
       h('li', {}, h('span', { class: 'delete-step-icon' }, icon('lock')), h('span', {}, h('strong', {}, 'Locked at once. '), 'You are signed out on every device and nothing you shared is shown.')),
       h('li', {}, h('span', { class: 'delete-step-icon' }, icon('mail')), h('span', {}, h('strong', {}, 'A mail with a way back. '), 'Its link keeps your account, as it was, until the date it gives. So does signing in with your password.')),
-      h('li', {}, h('span', { class: 'delete-step-icon' }, icon('trash')), h('span', {}, h('strong', {}, 'Then erased. '), 'After the grace period your account, library and files, posts and generations are deleted; your comments in others\u2019 conversations stay as \u201c[deleted]\u201d. A last mail confirms it.')),
+      h('li', {}, h('span', { class: 'delete-step-icon' }, icon('trash')), h('span', {}, h('strong', {}, 'Then erased. '), `After ${graceDays()} your account, library and files, posts and generations are deleted; your comments in others\u2019 conversations stay as \u201c[deleted]\u201d. A last mail confirms it.`)),
     ),
     h('p', { class: 'hint' }, 'Want to keep a copy? ', h('a', { href: '#privacy-data' }, 'Download your data'), ' first.'),
     h('div', { class: 'form-actions' }, btn),

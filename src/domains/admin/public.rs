@@ -22,6 +22,17 @@ pub struct PublicConfig {
     pub oidc_providers: Vec<OidcProviderView>,
     /// The policies in force, for the links in every page's footer.
     pub policies: Vec<crate::domains::privacy::policies::PolicyLink>,
+    /// How long data is kept, as the privacy pages say it.
+    pub privacy: PrivacyFacts,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PrivacyFacts {
+    pub deletion_grace_days: i64,
+    pub export_days: i64,
+    pub analytics: bool,
+    pub analytics_full_ip_days: i64,
+    pub analytics_retention_days: i64,
 }
 
 #[utoipa::path(get, path = "/api/v1/config/public", tag = "instance", responses((status = 200, body = PublicConfig)))]
@@ -49,5 +60,12 @@ pub async fn public_config(State(state): State<AppState>) -> ApiResult<Json<Publ
             })
             .collect(),
         policies,
+        privacy: PrivacyFacts {
+            deletion_grace_days: config.privacy.deletion_grace_days,
+            export_days: config.privacy.export_days,
+            analytics: config.privacy.analytics,
+            analytics_full_ip_days: config.privacy.analytics_full_ip_days,
+            analytics_retention_days: config.privacy.analytics_retention_days,
+        },
     }))
 }

@@ -151,7 +151,7 @@ pub fn schedule(
         ),
         format!(
             "On {} everything we keep about you will be erased: your account, your library and its files, your posts and generations. Comments you left in other people's conversations will stay as \"[deleted]\", with no link to you.",
-            crate::platform::clock::iso_date(purge_after)
+            crate::platform::clock::long_date(purge_after)
         ),
         "Changed your mind? Until then, the link below keeps your account as it was.".into(),
     ];

@@ -500,15 +500,16 @@ pub async fn publish(
                 ),
                 now,
             )?;
+            // Its author has read it.
+            accept(tx, &admin, &slug, next, "author", now)?;
             if edit.material {
-                tell_everyone(
-                    tx,
-                    &mail_state,
-                    &slug,
-                    edit.title.trim(),
-                    &edit.summary,
-                    now,
-                )?;
+                let change = Change {
+                    slug: &slug,
+                    title: edit.title.trim(),
+                    summary: &edit.summary,
+                    author: &admin,
+                };
+                tell_everyone(tx, &mail_state, &change, now)?;
             }
             shown(tx, &config, &slug, None)?.ok_or(ApiError::NotFound)
         })
@@ -517,15 +518,27 @@ pub async fn publish(
     Ok(Json(policy))
 }
 
-/// A mail to every active account about a material change.
+/// A material change of a policy, as it is announced.
+struct Change<'a> {
+    slug: &'a str,
+    title: &'a str,
+    summary: &'a str,
+    author: &'a str,
+}
+
+/// A mail to every active account but its author about a material change.
 fn tell_everyone(
     tx: &Transaction<'_>,
     state: &AppState,
-    slug: &str,
-    title: &str,
-    summary: &str,
+    change: &Change<'_>,
     now: i64,
 ) -> rusqlite::Result<()> {
+    let Change {
+        slug,
+        title,
+        summary,
+        author,
+    } = *change;
     let url = format!("{}/policies/{slug}", state.config.public_base());
     let subject = format!("We updated our {title}");
     let paragraphs = [
@@ -534,6 +547,9 @@ fn tell_everyone(
         "You will see a notice the next time you sign in; read the new version at any time from the link below.".into(),
     ];
     for (user_id, email) in store::active_accounts(tx)? {
+        if user_id == author {
+            continue;
+        }
         let mail = compose(
             state,
             Compose {

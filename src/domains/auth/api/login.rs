@@ -98,7 +98,7 @@ pub async fn login(
                 slug: "account-pending-deletion",
                 detail: format!(
                     "This account is scheduled for deletion on {}. To keep it, use the link in the mail we sent, or choose \"Keep my account\".",
-                    crate::platform::clock::iso_date(purge_after)
+                    crate::platform::clock::long_date(purge_after)
                 ),
             },
             None => {
