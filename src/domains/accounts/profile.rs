@@ -73,7 +73,16 @@ async fn load(state: &AppState, user_id: String) -> ApiResult<Me> {
     responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
 pub async fn get_me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Me>> {
     user.require_scope(Scope::Read)?;
-    Ok(Json(load(&state, user.user_id).await?))
+    // The extractor read the account a moment ago; only the picture is left to find.
+    let id = user.user_id;
+    let avatar_url = state
+        .db
+        .query(move |conn| people::avatar_of(conn, &id))
+        .await?;
+    Ok(Json(Me {
+        avatar_url,
+        ..Me::from(user.account)
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

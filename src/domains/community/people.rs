@@ -80,11 +80,8 @@ fn visible_person(
 /// The picture of user `user_id`'s avatar, if they chose one.
 pub fn avatar_of(conn: &Connection, user_id: &str) -> rusqlite::Result<Option<String>> {
     let asset: Option<Option<String>> = conn
-        .query_row(
-            "SELECT avatar_asset_id FROM users WHERE id = ?1",
-            [user_id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT avatar_asset_id FROM users WHERE id = ?1")?
+        .query_row([user_id], |r| r.get(0))
         .optional()?;
     avatar_url(conn, asset.flatten().as_deref())
 }
