@@ -13,27 +13,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::mesh_files::{save_all_formats, validate_meshes};
-use support::{Api, Server, problem};
-
-fn tiny_model() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models/tiny-sd")
-        .display()
-        .to_string()
-}
-
-/// A server that offers the test-only model, which the admin has imported.
-async fn server_with_model(extra: &[(&str, &str)]) -> (Server, Api) {
-    let mut env = vec![("STRATAMAKE_GENERATION__ALLOW_TEST_MODELS", "true")];
-    env.extend_from_slice(extra);
-    let server = Server::start_with(&env).await;
-    let admin = server.admin().await;
-    let imported = admin
-        .post("/api/v1/admin/models", json!({ "path": tiny_model() }))
-        .await;
-    assert_eq!(imported.status(), StatusCode::CREATED);
-    (server, admin)
-}
+use support::{Api, Server, problem, server_with_model, tiny_model};
 
 async fn generate(api: &Api, body: Value) -> reqwest::Response {
     api.post("/api/v1/generations", body).await

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Api, PASSWORD, Server, png, problem};
+use support::{Api, PASSWORD, Server, png, problem, server_with_model};
 
 const DAY: i64 = 86_400;
 
@@ -482,20 +482,7 @@ async fn deleting_an_account_locks_it_at_once_and_the_mailed_link_cancels_it() {
 /// file only they used is left, and the other person's data is intact.
 #[tokio::test]
 async fn the_purge_after_the_grace_period_leaves_nothing_of_the_person() {
-    let mut server =
-        Server::start_with(&[("STRATAMAKE_GENERATION__ALLOW_TEST_MODELS", "true")]).await;
-    let admin = server.admin().await;
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tiny-sd");
-    assert_eq!(
-        admin
-            .post(
-                "/api/v1/admin/models",
-                json!({"path": model.display().to_string()})
-            )
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
+    let (mut server, admin) = server_with_model(&[]).await;
     let eve = server.verified_user("eve").await;
     let frank = server.verified_user("frank").await;
     let eve_me = eve.json("/api/v1/me").await;
@@ -1298,19 +1285,7 @@ async fn every_cookie_the_application_sets_is_named_in_the_cookie_policy() {
 
 #[tokio::test]
 async fn likeness_samples_live_only_under_their_consent() {
-    let server = Server::start_with(&[("STRATAMAKE_GENERATION__ALLOW_TEST_MODELS", "true")]).await;
-    let admin = server.admin().await;
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tiny-sd");
-    assert_eq!(
-        admin
-            .post(
-                "/api/v1/admin/models",
-                json!({"path": model.display().to_string()})
-            )
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
+    let (server, _admin) = server_with_model(&[]).await;
     let lia = server.verified_user("lia").await;
     let face = png(64, 64, 31);
     let refused = upload_to(&lia, "/api/v1/me/likeness/samples", "me.png", face.clone()).await;

@@ -530,6 +530,28 @@ impl Api {
     }
 }
 
+/// The tiny test model shipped in the repository.
+pub fn tiny_model() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/tiny-sd")
+        .display()
+        .to_string()
+}
+
+/// A server that offers the test-only model, which the admin has imported; with extra
+/// `STRATAMAKE_*` variables.
+pub async fn server_with_model(extra: &[(&str, &str)]) -> (Server, Api) {
+    let mut env = vec![("STRATAMAKE_GENERATION__ALLOW_TEST_MODELS", "true")];
+    env.extend_from_slice(extra);
+    let server = Server::start_with(&env).await;
+    let admin = server.admin().await;
+    let imported = admin
+        .post("/api/v1/admin/models", json!({ "path": tiny_model() }))
+        .await;
+    assert_eq!(imported.status(), StatusCode::CREATED);
+    (server, admin)
+}
+
 /// A small PNG whose pixels depend on `seed`.
 pub fn png(width: u32, height: u32, seed: u8) -> Vec<u8> {
     let image = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {

@@ -8,7 +8,7 @@ import { h, icon, pageHeader, card, badge, timeEl, toast, toastError, spinner, e
 import { get, post, qs } from '../api.js';
 import { state } from '../state.js';
 import { adminTabs } from './nav-tabs.js';
-import { dateEl, dateText, dateShort, exportRow, exportBusy, pollWhile, graceDays, exportDays } from './privacy-common.js';
+import { dateEl, dateText, dateShort, exportRow, watchExports, graceDays, exportDays } from './privacy-common.js';
 
 function userCell(u) {
   return h(
@@ -68,20 +68,9 @@ function exportsCard(signal) {
     list.replaceChildren(...items.map((x) => exportRow(x, { who: x.username || 'deleted account' })));
     status.replaceChildren(items.length ? '' : emptyState('database', 'No exports yet', 'Exports you run for written requests appear here, ready to download and send.'));
   };
-  const load = () => get('/admin/privacy/exports', { signal });
-  const kick = pollWhile(load, show, (items) => items.some(exportBusy), signal);
-  async function first() {
-    try {
-      const items = await load();
-      show(items);
-      if (items.some(exportBusy)) kick();
-    } catch (err) {
-      showLoadError(status, err, first);
-    }
-  }
-  first();
+  const { reload } = watchExports('/admin/privacy/exports', show, status, signal);
   const el = card({ title: 'Exports you ran', description: `Only you and the person can download them, for ${exportDays()}.`, testid: 'admin-exports' }, list, status);
-  return { el, refresh: first };
+  return { el, refresh: reload };
 }
 
 // ---------------------------------------------------------------------------

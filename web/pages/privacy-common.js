@@ -1,7 +1,8 @@
 // Pieces shared by the privacy pages (/settings/privacy, /admin/privacy, /admin/analytics,
 // /policies/{slug}): dates, data export rows and their polling, waiting times.
 
-import { h, icon, badge, spinner, timeEl, formatBytes, copyIconButton } from '../ui.js';
+import { h, icon, badge, spinner, timeEl, formatBytes, copyIconButton, showLoadError } from '../ui.js';
+import { get } from '../api.js';
 import { state } from '../state.js';
 
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'long' });
@@ -135,6 +136,27 @@ export function pollWhile(load, show, busy, signal, every = 2000) {
     clearTimeout(timer);
     timer = setTimeout(tick, every);
   };
+}
+
+/**
+ * Loads the exports at `path` (GET), shows them with `show`, and polls while one is being
+ * made; a failed load is shown in `status` with a retry. Returns `{ reload, poll }`:
+ * `poll()` starts polling again (after asking for a new export).
+ */
+export function watchExports(path, show, status, signal) {
+  const load = () => get(path, { signal });
+  const poll = pollWhile(load, show, (items) => items.some(exportBusy), signal);
+  async function reload() {
+    try {
+      const items = await load();
+      show(items);
+      if (items.some(exportBusy)) poll();
+    } catch (err) {
+      showLoadError(status, err, reload);
+    }
+  }
+  reload();
+  return { reload, poll };
 }
 
 /** `el.replaceChildren` that flattens arrays and skips null / undefined / false. */

@@ -9,7 +9,7 @@ import { get, post, put, del, ApiError } from '../api.js';
 import { state, setMe } from '../state.js';
 import { navigate } from '../router.js';
 import { settingsTabs } from './nav-tabs.js';
-import { dateEl, dateShort, waitText, methodText, exportRow, exportBusy, pollWhile, num, fill, graceDays, exportDays } from './privacy-common.js';
+import { dateEl, dateShort, waitText, methodText, exportRow, exportBusy, watchExports, num, fill, graceDays, exportDays } from './privacy-common.js';
 
 const SECTIONS = [
   ['privacy-data', 'Your data', 'database'],
@@ -66,19 +66,7 @@ function exportsSection(signal, highlightId) {
       }
     }
   }
-  const load = () => get('/me/exports', { signal });
-  const kick = pollWhile(load, show, (items) => items.some(exportBusy), signal);
-
-  async function first() {
-    try {
-      const items = await load();
-      show(items);
-      if (items.some(exportBusy)) kick();
-    } catch (err) {
-      showLoadError(status, err, first);
-    }
-  }
-  first();
+  const { poll } = watchExports('/me/exports', show, status, signal);
 
   request.addEventListener('click', async () => {
     request.disabled = true;
@@ -87,7 +75,7 @@ function exportsSection(signal, highlightId) {
       const already = shown.some((x) => x.id === e.id);
       show([e, ...shown.filter((x) => x.id !== e.id)]);
       toast(already ? 'A copy is already being prepared' : 'We are preparing your copy. We will also mail you when it is ready.', 'success');
-      kick();
+      poll();
     } catch (err) {
       request.disabled = false;
       if (err instanceof ApiError && err.status === 429) toast(`You can ask for a few copies a day. Try again in ${waitText(err.retryAfter)}.`, 'error');

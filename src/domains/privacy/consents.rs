@@ -170,28 +170,26 @@ pub fn at_signup(tx: &Transaction<'_>, user_id: &str, now: i64) -> rusqlite::Res
     Ok(())
 }
 
-/// Accounts that opted out of analytics (the usage recorder leaves them out).
-pub fn analytics_opted_out(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare(
+/// Accounts whose choice in force for `purpose` is `granted` (only those who chose).
+fn chosen(conn: &Connection, purpose: Purpose, granted: bool) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
         "SELECT c.user_id FROM consents c
-         WHERE c.purpose = 'analytics' AND c.granted = 0
+         WHERE c.purpose = ?1 AND c.granted = ?2
            AND c.id = (SELECT MAX(id) FROM consents l
-                       WHERE l.user_id = c.user_id AND l.purpose = 'analytics')",
+                       WHERE l.user_id = c.user_id AND l.purpose = ?1)",
     )?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
+    let rows = stmt.query_map(params![purpose.as_str(), granted], |r| r.get(0))?;
     rows.collect()
 }
 
-/// Accounts that want marketing mail now.
+/// Accounts that opted out of analytics (the usage recorder leaves them out).
+pub fn analytics_opted_out(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    chosen(conn, Purpose::Analytics, false)
+}
+
+/// Accounts that want news by mail now.
 pub fn marketing_audience(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT c.user_id FROM consents c
-         WHERE c.purpose = 'marketing_email' AND c.granted = 1
-           AND c.id = (SELECT MAX(id) FROM consents l
-                       WHERE l.user_id = c.user_id AND l.purpose = 'marketing_email')",
-    )?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
-    rows.collect()
+    chosen(conn, Purpose::MarketingEmail, true)
 }
 
 /// One consent as the privacy page shows it.
