@@ -1,10 +1,11 @@
 //! 3D model creation timing: one image (a 1024×1024 PNG by default) to a relief at full
-//! resolution, simplified to the default level of detail, written as GLB, as the product
-//! does it (`relief_simplified`: the simplified solid is built directly) — per stage
-//! (decode, solid, GLB), in total, and the peak memory of a run (the process's high-water
-//! mark, reset before each run); and the throughput of the full-resolution heightfield
-//! (`relief`, every sample two triangles) in triangles per second. Checks every result is
-//! a closed solid. Prints one JSON line.
+//! resolution, simplified to the default level of detail, written as GLB — exactly as the
+//! product does it, through `meshing::build` (the simplified solid built directly by
+//! `relief_simplified`, its closed-solid check, and the GLB with the image embedded as its
+//! base-colour JPEG texture) — per stage (decode, solid, check, GLB with texture), in
+//! total, and the peak memory of a run (the process's high-water mark, reset before each
+//! run); and the throughput of the full-resolution heightfield (`relief`, every sample two
+//! triangles) in triangles per second. Prints one JSON line.
 //!
 //! `cargo bench --bench mesh`; settings from the environment: BENCH_IMAGE (a PNG; default
 //! a generated photo-like image), BENCH_RESOLUTION (default 1024), BENCH_MAX_ERROR_MM
@@ -18,10 +19,9 @@ use std::time::Instant;
 use support::{median, setting};
 
 use image::{DynamicImage, GrayImage, Luma};
-use stratamake::domains::generation::mesh_params::DEFAULT_MAX_ERROR_MM;
-use stratamake::engines::mesh::check;
+use stratamake::domains::generation::mesh_params::{DEFAULT_MAX_ERROR_MM, MeshMode};
+use stratamake::domains::generation::meshing;
 use stratamake::engines::mesh::heightfield::{self, Gray, ReliefSettings};
-use stratamake::engines::mesh::write;
 
 /// A deterministic stand-in for a photo: a gradient, soft blobs and fine grain.
 fn photo_like(side: u32) -> Vec<u8> {
@@ -60,37 +60,60 @@ fn reset_peak() {
 struct Run {
     decode: f64,
     solid: f64,
+    check: f64,
     glb: f64,
     total: f64,
     peak_bytes: u64,
     triangles_out: usize,
     glb_bytes: usize,
+    texture_bytes: usize,
 }
 
-fn run(png: &[u8], settings: &ReliefSettings, max_error_mm: f32) -> Run {
+fn run(png: &[u8], settings: &MeshMode, max_error_mm: f32) -> Run {
     reset_peak();
     let before = memory("VmRSS");
     let started = Instant::now();
-    let luma = image::load_from_memory(png).expect("a PNG").to_luma8();
-    let gray = Gray::from_luma8(luma.width(), luma.height(), luma.as_raw()).expect("an image");
-    drop(luma);
-    let decoded = Instant::now();
-    let mesh = heightfield::relief_simplified(&gray, settings, max_error_mm).expect("a relief");
-    let built = Instant::now();
-    let glb = write::glb(&mesh, None, "bench");
+    let image = image::load_from_memory(png).expect("a PNG");
+    // When each stage of `meshing::STAGES` began: building the solid, simplifying (done
+    // while building, for reliefs) and its check, writing the model.
+    let mut began = [started; 3];
+    let built = meshing::build(&image, None, settings, max_error_mm, "bench", &mut |k| {
+        if let Some(at) = began.get_mut(k) {
+            *at = Instant::now();
+        }
+        true
+    })
+    .expect("a relief");
     let written = Instant::now();
     let peak_bytes = memory("VmHWM").saturating_sub(before);
-    let facts = check::facts(&mesh);
-    assert!(facts.is_closed_solid(), "not a closed solid: {facts:?}");
+    // `build` refuses anything but a closed solid; the GLB must carry the image.
+    assert!(built.facts.is_closed_solid(), "{:?}", built.facts);
+    let texture_bytes = embedded_image_bytes(&built.glb);
+    assert!(texture_bytes > 0, "the GLB has no texture");
     Run {
-        decode: (decoded - started).as_secs_f64(),
-        solid: (built - decoded).as_secs_f64(),
-        glb: (written - built).as_secs_f64(),
+        decode: (began[0] - started).as_secs_f64(),
+        solid: (began[1] - began[0]).as_secs_f64(),
+        check: (began[2] - began[1]).as_secs_f64(),
+        glb: (written - began[2]).as_secs_f64(),
         total: (written - started).as_secs_f64(),
         peak_bytes,
-        triangles_out: mesh.triangles.len(),
-        glb_bytes: glb.len(),
+        triangles_out: built.mesh.triangles.len(),
+        glb_bytes: built.glb.len(),
+        texture_bytes,
     }
+}
+
+/// Bytes of the images a GLB embeds (the `byteLength` of the buffer views its images use).
+fn embedded_image_bytes(glb: &[u8]) -> usize {
+    let json_len = u32::from_le_bytes(glb[12..16].try_into().expect("a GLB header")) as usize;
+    let json: serde_json::Value = serde_json::from_slice(&glb[20..20 + json_len]).expect("JSON");
+    let views = &json["bufferViews"];
+    json["images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|image| views[image["bufferView"].as_u64()? as usize]["byteLength"].as_u64())
+        .sum::<u64>() as usize
 }
 
 /// Seconds to build the full-resolution relief (every sample two triangles) and its
@@ -125,10 +148,9 @@ fn main() {
     };
     let max_error_mm: f32 = setting("BENCH_MAX_ERROR_MM", DEFAULT_MAX_ERROR_MM);
     let runs: usize = if smoke { 1 } else { setting("BENCH_RUNS", 5) };
-    run(&png, &settings, max_error_mm);
-    let results: Vec<Run> = (0..runs)
-        .map(|_| run(&png, &settings, max_error_mm))
-        .collect();
+    let mode = MeshMode::Relief(settings);
+    run(&png, &mode, max_error_mm);
+    let results: Vec<Run> = (0..runs).map(|_| run(&png, &mode, max_error_mm)).collect();
     let pick = |f: fn(&Run) -> f64| median(results.iter().map(f).collect());
     let full: Vec<(f64, usize)> = (0..runs)
         .map(|_| full_heightfield(&png, &settings))
@@ -146,6 +168,7 @@ fn main() {
             "median_seconds": {
                 "decode": pick(|r| r.decode),
                 "solid": pick(|r| r.solid),
+                "check": pick(|r| r.check),
                 "glb": pick(|r| r.glb),
                 "total": pick(|r| r.total),
             },
@@ -155,6 +178,7 @@ fn main() {
             "triangles_in": full_triangles,
             "triangles_out": last.triangles_out,
             "glb_mb": last.glb_bytes as f64 / 1e6,
+            "texture_mb": last.texture_bytes as f64 / 1e6,
             "closed_solid": true,
         })
     );
