@@ -332,6 +332,19 @@ async fn deleting_an_account_locks_it_at_once_and_the_mailed_link_cancels_it() {
         StatusCode::OK
     );
 
+    let token: Value = dora
+        .post(
+            "/api/v1/me/tokens",
+            json!({"name": "script", "scopes": ["read"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut script = server.api();
+    script.token = Some(token["token"].as_str().unwrap().to_string());
+    assert_eq!(script.get("/api/v1/me").await.status(), StatusCode::OK);
+
     // Confirmed with the password.
     let wrong = dora
         .post("/api/v1/me/delete", json!({"password": "not it"}))
@@ -433,6 +446,29 @@ async fn deleting_an_account_locks_it_at_once_and_the_mailed_link_cancels_it() {
         .wait_for("dora@example.org", "Your account is kept");
     let dora = server.login("dora", PASSWORD).await;
     assert_eq!(dora.get("/api/v1/me").await.status(), StatusCode::OK);
+    assert_eq!(
+        script.get("/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "tokens were revoked, not just suspended"
+    );
+    // The right password for an account that is not waiting for deletion gets the same
+    // answer as a wrong one: this door tells nothing about passwords.
+    let not_pending = server
+        .api()
+        .post(
+            "/api/v1/me/delete/cancel",
+            json!({"login": "dora", "password": PASSWORD}),
+        )
+        .await;
+    let not_pending = problem(not_pending, StatusCode::UNAUTHORIZED).await;
+    let wrong = server
+        .api()
+        .post(
+            "/api/v1/me/delete/cancel",
+            json!({"login": "dora", "password": "nope"}),
+        )
+        .await;
+    assert_eq!(problem(wrong, StatusCode::UNAUTHORIZED).await, not_pending);
     assert_eq!(
         bob.get(&format!("/api/v1/posts/{post}")).await.status(),
         StatusCode::OK
@@ -538,6 +574,14 @@ async fn the_purge_after_the_grace_period_leaves_nothing_of_the_person() {
         )
         .await;
     assert_eq!(report.status(), StatusCode::CREATED);
+    let report: Value = report.json().await.unwrap();
+    let resolved = admin
+        .post(
+            &format!("/api/v1/reports/{}/resolve", report["id"].as_str().unwrap()),
+            json!({"decision": "dismiss", "note": "fine"}),
+        )
+        .await;
+    assert_eq!(resolved.status(), StatusCode::NO_CONTENT);
     eve.put(
         "/api/v1/me/consents",
         json!({"marketing_email": true, "analytics": true}),
@@ -1435,4 +1479,52 @@ async fn likeness_samples_live_only_under_their_consent() {
         long["id"].as_str().unwrap()
     ))
     .await;
+}
+
+/// Without an SMTP server mails are files in the outbox folder: the purge removes those of
+/// the person, and the last one, to an erased account, is not kept at all.
+#[tokio::test]
+async fn a_purge_without_smtp_leaves_no_mail_file_naming_the_person() {
+    let server = Server::start_with(&[("STRATAMAKE_SMTP__HOST", "")]).await;
+    assert_eq!(
+        server.signup("nia", "nia@example.org").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let nia = server.login("nia", PASSWORD).await;
+    assert_eq!(
+        nia.post("/api/v1/me/delete", json!({"password": PASSWORD}))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    let outbox = server.data_dir().join("mail/outbox");
+    let files_naming = |needle: &str| -> Vec<String> {
+        std::fs::read_dir(&outbox)
+            .unwrap()
+            .flatten()
+            .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(needle)))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    wait_until("the deletion mail is written", || async {
+        !files_naming("nia@example.org").is_empty()
+    })
+    .await;
+    run_later(&server, 31, &["privacy", "purge"]);
+    let mut server = server;
+    server.restart().await;
+    wait_until("the last mail is handled", || async {
+        server
+            .db()
+            .query_row(
+                "SELECT COUNT(*) FROM mail_outbox WHERE status = 'queued'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+            == 0
+    })
+    .await;
+    assert_eq!(files_naming("nia@example.org"), Vec::<String>::new());
+    assert!(rows_mentioning(&server.db(), "nia@example.org").is_empty());
 }

@@ -109,6 +109,8 @@ struct DueMail {
     html: String,
     attempts: i64,
     unsubscribe_url: Option<String>,
+    /// To an account already purged: no copy of it may stay.
+    forget_recipient: bool,
 }
 
 impl Mailer {
@@ -175,7 +177,7 @@ impl Mailer {
             .db
             .query(move |conn| {
                 let mut stmt = conn.prepare(
-                    "SELECT id, to_addr, subject, body_text, body_html, attempts, unsubscribe_url FROM mail_outbox
+                    "SELECT id, to_addr, subject, body_text, body_html, attempts, unsubscribe_url, forget_recipient FROM mail_outbox
                      WHERE status = 'queued' AND next_attempt_at <= ?1 ORDER BY id LIMIT 50",
                 )?;
                 let rows = stmt.query_map([now], |r| {
@@ -187,6 +189,7 @@ impl Mailer {
                         html: r.get(4)?,
                         attempts: r.get(5)?,
                         unsubscribe_url: r.get(6)?,
+                        forget_recipient: r.get(7)?,
                     })
                 })?;
                 rows.collect::<Result<Vec<_>, _>>()
@@ -204,9 +207,10 @@ impl Mailer {
                     tracing::warn!(mail_id = id, to = %mail.to, attempts, %error, "mail not sent")
                 }
             }
-            self.db
+            let recorded = self
+                .db
                 .write(move |tx| {
-                    match outcome {
+                    let changed = match outcome {
                         // The body held single-use links: once delivered it is not kept.
                         // A mail to an account already purged keeps no address.
                         Ok(_) => tx.execute(
@@ -233,9 +237,13 @@ impl Mailer {
                             )
                         }
                     }?;
-                    Ok::<_, DbError>(())
+                    Ok::<_, DbError>(changed > 0)
                 })
                 .await?;
+            // Its account was purged while it was being written: no copy stays.
+            if !recorded && self.smtp.host.is_empty() {
+                let _ = std::fs::remove_file(eml_path(&self.outbox_dir, id));
+            }
         }
         Ok(count)
     }
@@ -285,6 +293,10 @@ impl Mailer {
             mail.unsubscribe_url.as_deref(),
         )?;
         if self.smtp.host.is_empty() {
+            // The outbox folder is read by people; a purged account's address stays out.
+            if mail.forget_recipient {
+                return Ok("not kept: without an SMTP server there is nowhere to send it, and its account was erased".into());
+            }
             return self.write_eml(mail.id, &message, &mail.text).await;
         }
         let transport = self.transport()?;

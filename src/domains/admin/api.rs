@@ -157,6 +157,10 @@ pub async fn patch_user(
                     store::set_disabled(tx, &id, true, now)?;
                     audit::record(tx, Some(&actor), "user.disable", &user.username, "", now)?;
                 }
+                // Locked for its deletion already: cancelling it must not lift this.
+                Some(true) if privacy::deletion::keep_disabled(tx, &id)? => {
+                    audit::record(tx, Some(&actor), "user.disable", &user.username, "", now)?;
+                }
                 Some(false)
                     if user.disabled_at.is_some()
                         && privacy::deletion::pending_until(tx, &id)?.is_some() =>

@@ -18,14 +18,12 @@ pub fn record(
     Ok(())
 }
 
-/// Forgets a purged account in the log: entries about it keep what happened, not whom.
-pub fn forget_subject(tx: &Transaction<'_>, names: &[&str]) -> rusqlite::Result<usize> {
-    let mut changed = 0;
-    for name in names {
-        changed += tx.execute(
-            "UPDATE audit_log SET target = '(deleted account)' WHERE target = ?1",
-            [name],
-        )?;
-    }
-    Ok(changed)
+/// Forgets a purged account in the log: entries about it (by id, by username, or as a
+/// moderated `user <id>`) keep what happened, not whom.
+pub fn forget_subject(tx: &Transaction<'_>, id: &str, username: &str) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE audit_log SET target = '(deleted account)'
+         WHERE target = ?1 OR target = ?2 COLLATE NOCASE OR target = 'user ' || ?1",
+        params![id, username],
+    )
 }

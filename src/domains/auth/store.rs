@@ -407,6 +407,18 @@ pub fn set_disabled(
     Ok(())
 }
 
+/// Revokes every personal access token of the user.
+pub fn revoke_access_tokens(
+    tx: &Transaction<'_>,
+    user_id: &str,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE access_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        params![user_id, now],
+    )
+}
+
 /// When the session `id` was signed in (its refresh-token family began).
 pub fn session_started_at(conn: &Connection, id: &str) -> rusqlite::Result<Option<i64>> {
     conn.query_row("SELECT created_at FROM sessions WHERE id = ?1", [id], |r| {

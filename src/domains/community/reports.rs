@@ -451,6 +451,7 @@ pub async fn resolve(
                         ));
                     }
                     accounts::set_disabled(tx, &author.id, true, now)?;
+                    crate::domains::privacy::deletion::keep_disabled(tx, &author.id)?;
                 }
             }
             let status = if decision == Decision::Dismiss {

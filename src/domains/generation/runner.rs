@@ -282,7 +282,7 @@ impl Generator {
         let Some(asset_id) = &params.source_asset_id else {
             return Ok(None);
         };
-        let image = self.library_image(asset_id)?;
+        let image = self.library_image(asset_id, likeness::Use::ImageToImage)?;
         let resized = image
             .resize_exact(
                 params.width,
@@ -391,7 +391,8 @@ impl Generator {
     }
 
     /// An image of the library, decoded.
-    fn library_image(&self, asset_id: &str) -> Result<DynamicImage, Failure> {
+    /// A likeness sample serves only `use_` its consent names, while it is in force.
+    fn library_image(&self, asset_id: &str, use_: likeness::Use) -> Result<DynamicImage, Failure> {
         let handle = tokio::runtime::Handle::current();
         let id = asset_id.to_string();
         let asset = handle
@@ -399,7 +400,7 @@ impl Generator {
             .map_err(|e| Failure::Error(e.to_string()))?
             .ok_or_else(|| Failure::Error("the source image was deleted".into()))?;
         if asset.is_likeness() {
-            let (owner, use_) = (asset.user_id.clone(), likeness::Use::ImageToImage);
+            let owner = asset.user_id.clone();
             handle
                 .block_on(
                     self.state
@@ -429,7 +430,7 @@ impl Generator {
                     .ok_or_else(|| Failure::Error("no image was made".into()))?;
                 (DynamicImage::ImageRgb8(rgb), Some(image))
             }
-            (None, Some(id)) => (self.library_image(id)?, None),
+            (None, Some(id)) => (self.library_image(id, likeness::Use::ModelFromImage)?, None),
             (None, None) => return Err(Failure::Error("the job names no image".into())),
         };
         let map = match &params.vision_model {

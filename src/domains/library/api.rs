@@ -501,7 +501,16 @@ async fn delete_assets(state: &AppState, user: &AuthUser, ids: Vec<String>) -> A
     let user_id = user.user_id.clone();
     state
         .db
-        .write(move |tx| Ok::<_, ApiError>(store::delete(tx, &user_id, &ids, now)?))
+        .write(move |tx| {
+            // Likeness samples are deleted from the privacy page, at once, with their files.
+            let mut library_ids = Vec::new();
+            for id in ids {
+                if store::get(tx, &id)?.is_some_and(|a| !a.is_likeness()) {
+                    library_ids.push(id);
+                }
+            }
+            Ok::<_, ApiError>(store::delete(tx, &user_id, &library_ids, now)?)
+        })
         .await
 }
 

@@ -465,33 +465,39 @@ pub fn user_blob_hashes(conn: &Connection, user_id: &str) -> rusqlite::Result<Ve
     rows.collect()
 }
 
-/// Deletes at once — without the grace period — the files among `hashes` that no asset
-/// uses any more, rows and files: for data that must be gone now (a withdrawn likeness
-/// consent, an account purge). Returns the hashes deleted.
-pub fn purge_unreferenced(
+/// Forgets at once — without the grace period — the files among `hashes` that no asset
+/// uses any more: for data that must be gone now (a withdrawn likeness consent, an
+/// account purge). Returns their hashes; remove the files with [`remove_files`] as the
+/// transaction's last step, so nothing after it can roll back rows whose files are gone.
+pub fn forget_unreferenced(
     tx: &Transaction<'_>,
-    store: &BlobStore,
     hashes: &[String],
 ) -> rusqlite::Result<Vec<String>> {
-    let mut purged = Vec::new();
+    let mut forgotten = Vec::new();
     for hash in hashes {
         let deleted = tx.execute(
             "DELETE FROM blobs WHERE hash = ?1 AND NOT EXISTS (SELECT 1 FROM assets
                  WHERE blob_hash = ?1 OR thumb_hash = ?1 OR preview_hash = ?1)",
             [hash],
         )?;
-        if deleted > 0 {
-            if let Err(error) = store.remove(hash) {
-                tracing::error!(%hash, %error, "cannot delete a purged blob file");
-            }
-            purged.push(hash.clone());
+        if deleted > 0 && !forgotten.contains(hash) {
+            forgotten.push(hash.clone());
         }
     }
-    Ok(purged)
+    Ok(forgotten)
+}
+
+/// Removes the files of blobs forgotten by [`forget_unreferenced`].
+pub fn remove_files(store: &BlobStore, hashes: &[String]) {
+    for hash in hashes {
+        if let Err(error) = store.remove(hash) {
+            tracing::error!(%hash, %error, "cannot delete a purged blob file");
+        }
+    }
 }
 
 /// Deletes the user's assets among `ids` and at once the files nothing else uses;
-/// returns the hashes of the files deleted.
+/// returns the hashes of the files deleted. Call it as the transaction's last step.
 pub fn delete_now(
     tx: &Transaction<'_>,
     store: &BlobStore,
@@ -500,7 +506,9 @@ pub fn delete_now(
     now: i64,
 ) -> rusqlite::Result<Vec<String>> {
     let (_, files) = remove(tx, user_id, ids, now)?;
-    purge_unreferenced(tx, store, &files)
+    let forgotten = forget_unreferenced(tx, &files)?;
+    remove_files(store, &forgotten);
+    Ok(forgotten)
 }
 
 fn mark_if_unreferenced(tx: &Transaction<'_>, hash: &str, now: i64) -> rusqlite::Result<()> {

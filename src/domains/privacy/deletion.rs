@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::domains::admin::audit;
+use crate::domains::auth::api::login::LOGINS_PER_ACCOUNT;
 use crate::domains::auth::emails::{Compose, compose};
 use crate::domains::auth::extract::{AuthUser, Client};
 use crate::domains::auth::store::{self, ClientMeta, User};
@@ -27,10 +28,17 @@ use crate::platform::data_dir::DataDir;
 use crate::platform::db::DbError;
 use crate::platform::mail;
 use crate::platform::rate_limit::Limit;
+use crate::platform::search;
 use crate::platform::tokens::{hash_token, new_token};
 
 /// How recent a sign-in confirms a deletion for an account without a password.
 const FRESH_SIGN_IN_SECONDS: i64 = 10 * 60;
+
+/// Password confirmations of a deletion per account.
+const CONFIRMS_PER_ACCOUNT: Limit = Limit {
+    max: 10,
+    window_seconds: 600,
+};
 
 /// Attempts to cancel a deletion per client address.
 const CANCELS_PER_IP: Limit = Limit {
@@ -64,6 +72,15 @@ pub fn pending_until(conn: &Connection, user_id: &str) -> rusqlite::Result<Optio
     conn.prepare_cached("SELECT purge_after FROM account_deletions WHERE user_id = ?1")?
         .query_row([user_id], |r| r.get(0))
         .optional()
+}
+
+/// An account suspended while its deletion is pending stays disabled if the deletion is
+/// cancelled; returns whether a deletion is pending.
+pub fn keep_disabled(tx: &Transaction<'_>, user_id: &str) -> rusqlite::Result<bool> {
+    Ok(tx.execute(
+        "UPDATE account_deletions SET was_disabled = 1 WHERE user_id = ?1",
+        [user_id],
+    )? > 0)
 }
 
 /// Every pending deletion, the soonest purge first.
@@ -121,6 +138,7 @@ pub fn schedule(
         ],
     )?;
     store::set_disabled(tx, &user.id, true, now)?;
+    store::revoke_access_tokens(tx, &user.id, now)?;
     store::log_event(
         tx,
         &user.id,
@@ -235,6 +253,9 @@ pub struct Purged {
     /// Mails whose `.eml` copies must go (after the commit).
     #[serde(skip)]
     pub mails: Vec<i64>,
+    /// Jobs that were running, to stop on the job board (after the commit).
+    #[serde(skip)]
+    pub running_jobs: Vec<String>,
 }
 
 /// Erases every row of personal data of `user_id` and the files only they used, in
@@ -250,8 +271,16 @@ pub fn purge(
         return Ok(None);
     };
     let files = library::user_blob_hashes(tx, user_id)?;
+    let stopped = stop_jobs(
+        tx,
+        user_id,
+        JobsToStop::All,
+        "The account was deleted.",
+        now,
+    )?;
     let mut purged = Purged {
         exports: super::export::ids_of(tx, user_id)?,
+        running_jobs: stopped.running,
         ..Purged::default()
     };
     purged.mails = {
@@ -263,9 +292,13 @@ pub fn purge(
         purged.rows += table.erase(tx, user_id)?;
     }
     purged.mails.extend(mail::forget_address(tx, &user.email)?);
-    audit::forget_subject(tx, &[user.id.as_str(), user.username.as_str()])?;
+    audit::forget_subject(tx, &user.id, &user.username)?;
     community::reports::forget_reported_user(tx, user_id)?;
-    purged.files = library::purge_unreferenced(tx, &state.blobs, &files)?.len();
+    // Deleted documents linger in the index's segment files until they are merged away:
+    // a rebuild leaves none of the person's words on disk.
+    search::request_rebuild(tx)?;
+    let unreferenced = library::forget_unreferenced(tx, &files)?;
+    purged.files = unreferenced.len();
     audit::record(
         tx,
         None,
@@ -291,11 +324,15 @@ pub fn purge(
     );
     mail::enqueue_forgetting_recipient(tx, &mail, now)?;
     state.privacy.usage.forget(user_id);
+    library::remove_files(&state.blobs, &unreferenced);
     Ok(Some(purged))
 }
 
 /// Removes what a committed purge left outside the database.
 fn remove_leftovers(state: &AppState, purged: &Purged) {
+    for job in &purged.running_jobs {
+        state.jobs.cancel(job);
+    }
     super::export::remove_files(state, &purged.exports);
     let outbox = DataDir::of(state.config.data_dir()).mail_outbox_dir();
     for id in &purged.mails {
@@ -387,6 +424,15 @@ pub async fn request(
 ) -> ApiResult<Response> {
     let session = user.require_session()?.to_string();
     let account = user.account.clone();
+    state
+        .limiter
+        .hit(
+            &format!("delete-confirm:{}", account.id),
+            CONFIRMS_PER_ACCOUNT,
+        )
+        .map_err(|retry_after_seconds| ApiError::TooManyRequests {
+            retry_after_seconds,
+        })?;
     match account.password_hash.clone() {
         Some(hash) => {
             let given = body.password.clone().unwrap_or_default();
@@ -486,20 +532,40 @@ pub async fn cancel(
                 .ok_or_else(invalid)?
         }
         (None, Some(login)) => {
-            let lookup = login.trim().to_string();
+            // As guarded as signing in: the same per-account limit, and one answer
+            // whether the password or the account's state is what is wrong.
+            let lookup = login.trim().to_lowercase();
+            state
+                .limiter
+                .hit(&format!("login-account:{lookup}"), LOGINS_PER_ACCOUNT)
+                .map_err(|retry_after_seconds| ApiError::TooManyRequests {
+                    retry_after_seconds,
+                })?;
             let user = state
                 .db
-                .query(move |conn| store::user_by_login(conn, &lookup))
+                .query(move |conn| {
+                    let user = store::user_by_login(conn, &lookup)?;
+                    let pending = match &user {
+                        Some(u) => pending_until(conn, &u.id)?.is_some(),
+                        None => false,
+                    };
+                    Ok((user, pending))
+                })
                 .await?;
             let given = body.password.clone().unwrap_or_default();
-            let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+            let stored = user.0.as_ref().and_then(|u| u.password_hash.clone());
             let ok =
                 tokio::task::spawn_blocking(move || password::verify(&given, stored.as_deref()))
                     .await
                     .map_err(|e| ApiError::Internal(e.into()))?;
-            user.filter(|_| ok)
-                .ok_or_else(|| ApiError::unauthorized("The username or password is not right."))?
-                .id
+            match user {
+                (Some(account), true) if ok => account.id,
+                _ => {
+                    return Err(ApiError::unauthorized(
+                        "The login or password is not right, or this account is not waiting for deletion.",
+                    ));
+                }
+            }
         }
         (None, None) => {
             return Err(ApiError::field(

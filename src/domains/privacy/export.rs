@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::domains::auth::emails::{Compose, compose};
 use crate::domains::auth::extract::{AuthUser, Scope};
-use crate::domains::auth::store;
+use crate::domains::auth::store::{self, Role};
 use crate::domains::library::serve::content_disposition;
 use crate::domains::library::store as library;
 use crate::error::{ApiError, ApiResult};
@@ -249,53 +249,72 @@ async fn build_and_record(state: &AppState, id: &str) -> anyhow::Result<()> {
     let now = state.now();
     let user_id = export.user_id.clone();
     let target = partial.clone();
+    // Likeness samples are shown to no one else: an export an admin runs leaves them out.
+    let likeness = export
+        .requested_by
+        .as_deref()
+        .is_none_or(|by| by == export.user_id);
     let built = state
         .db
         .read(move |conn| {
-            write_zip(conn, &blobs, &user_id, &instance, now, &target).map_err(ApiError::Internal)
+            let zip = ZipRequest {
+                user_id: &user_id,
+                instance: &instance,
+                likeness,
+                now,
+            };
+            write_zip(conn, &blobs, &zip, &target).map_err(ApiError::Internal)
         })
         .await;
     let now = state.now();
     let expires = now + state.config.privacy.export_days * 86_400;
     let outcome = match built {
-        Ok(()) => {
-            let digest = sha256_file(&partial)?;
-            std::fs::rename(&partial, &path)?;
-            let size = std::fs::metadata(&path)?.len() as i64;
-            Ok((size, digest))
-        }
-        Err(error) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(error.to_string())
-        }
+        Ok(()) => put_in_place(&partial, &path).map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
     };
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
     let mail_state = state.clone();
     let export_id = id.to_string();
-    state
+    let recorded = state
         .db
         .write(move |tx| {
-            match &outcome {
-                Ok((size, digest)) => {
-                    tx.execute(
-                        "UPDATE data_exports SET status = 'ready', size = ?2, sha256 = ?3,
-                             finished_at = ?4, expires_at = ?5 WHERE id = ?1",
-                        params![export_id, size, digest, now, expires],
-                    )?;
-                }
+            // Only an export still being made is recorded: its account may have been
+            // purged, or the request withdrawn, while it was written.
+            let changed = match &outcome {
+                Ok((size, digest)) => tx.execute(
+                    "UPDATE data_exports SET status = 'ready', size = ?2, sha256 = ?3,
+                         finished_at = ?4, expires_at = ?5 WHERE id = ?1 AND status = 'running'",
+                    params![export_id, size, digest, now, expires],
+                )?,
                 Err(error) => {
                     tracing::error!(%error, export = %export_id, "data export failed");
                     tx.execute(
-                        "UPDATE data_exports SET status = 'failed', error = ?2, finished_at = ?3 WHERE id = ?1",
+                        "UPDATE data_exports SET status = 'failed', error = ?2, finished_at = ?3
+                         WHERE id = ?1 AND status = 'running'",
                         params![export_id, "The export could not be written; the error was logged. Ask again in a while.", now],
-                    )?;
+                    )?
                 }
+            };
+            if changed > 0 {
+                tell(tx, &mail_state, &export, outcome.is_ok(), expires, now)?;
             }
-            tell(tx, &mail_state, &export, outcome.is_ok(), expires, now)?;
-            Ok::<_, DbError>(())
+            Ok::<_, DbError>(changed > 0)
         })
         .await?;
+    if !recorded {
+        let _ = std::fs::remove_file(&path);
+    }
     state.mailer.wake();
     Ok(())
+}
+
+/// Moves a finished ZIP into place; returns its size and SHA-256.
+fn put_in_place(partial: &FsPath, path: &FsPath) -> std::io::Result<(i64, String)> {
+    let digest = sha256_file(partial)?;
+    std::fs::rename(partial, path)?;
+    Ok((std::fs::metadata(path)?.len() as i64, digest))
 }
 
 /// A mail to whoever asked: the person, or the admin who ran it for them.
@@ -411,15 +430,28 @@ fn safe_name(name: &str) -> String {
     }
 }
 
-/// Writes the ZIP of `user_id`'s data to `target`, reading one consistent snapshot.
+/// Whose data a ZIP holds, and what goes in.
+struct ZipRequest<'a> {
+    user_id: &'a str,
+    instance: &'a str,
+    /// Likeness samples (their rows and files) are included.
+    likeness: bool,
+    now: i64,
+}
+
+/// Writes the ZIP of a person's data to `target`, reading one consistent snapshot.
 fn write_zip(
     conn: &Connection,
     blobs: &crate::platform::blobs::BlobStore,
-    user_id: &str,
-    instance: &str,
-    now: i64,
+    request: &ZipRequest<'_>,
     target: &FsPath,
 ) -> anyhow::Result<()> {
+    let ZipRequest {
+        user_id,
+        instance,
+        likeness,
+        now,
+    } = *request;
     let snapshot = conn.unchecked_transaction()?;
     let account = store::user_by_id(&snapshot, user_id)?
         .ok_or_else(|| anyhow::anyhow!("the account is gone"))?;
@@ -435,7 +467,10 @@ fn write_zip(
     for (section, tables) in &sections {
         let mut content = serde_json::Map::new();
         for table in tables {
-            let rows = table.export(&snapshot, user_id)?;
+            let mut rows = table.export(&snapshot, user_id)?;
+            if !likeness && table.table == "assets" {
+                rows.retain(|row| row["purpose"] != "likeness");
+            }
             match content.get_mut(table.key) {
                 Some(Value::Array(existing)) => existing.extend(rows),
                 _ => {
@@ -448,11 +483,13 @@ fn write_zip(
     }
     let mut files = Vec::new();
     let mut assets = library::kept_for(&snapshot, user_id, library::Purpose::Library)?;
-    assets.extend(library::kept_for(
-        &snapshot,
-        user_id,
-        library::Purpose::Likeness,
-    )?);
+    if likeness {
+        assets.extend(library::kept_for(
+            &snapshot,
+            user_id,
+            library::Purpose::Likeness,
+        )?);
+    }
     for asset in assets {
         let Some(source) = blobs.path(&asset.sha256) else {
             continue;
@@ -519,6 +556,56 @@ pub async fn expire(state: &AppState) -> Result<usize, DbError> {
         let _ = std::fs::remove_file(zip_path(state, id));
     }
     Ok(expired.len())
+}
+
+/// Ends the person's exports that hold data they just had deleted (a withdrawn likeness
+/// consent): ready ones expire, those waiting or being written fail. Returns the ready
+/// ones, whose files go once the transaction is committed.
+pub fn discard_for(tx: &Transaction<'_>, user_id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = tx.prepare(
+        "UPDATE data_exports SET status = 'expired'
+         WHERE user_id = ?1 AND status = 'ready' RETURNING id",
+    )?;
+    let ready: Vec<String> = stmt
+        .query_map([user_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    tx.execute(
+        "UPDATE data_exports SET status = 'failed', error = ?2
+         WHERE user_id = ?1 AND status IN ('queued', 'running')",
+        params![
+            user_id,
+            "Some of the data it was to hold was deleted; ask for a new copy."
+        ],
+    )?;
+    Ok(ready)
+}
+
+/// At start: deletes ZIPs no ready export owns (left by a crash between writing one and
+/// recording it).
+pub async fn remove_orphans(state: &AppState) -> Result<usize, DbError> {
+    let ready: Vec<String> = state
+        .db
+        .query(|conn| {
+            let mut stmt = conn.prepare("SELECT id FROM data_exports WHERE status = 'ready'")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .await?;
+    let mut removed = 0;
+    if let Ok(entries) = std::fs::read_dir(exports_dir(state)) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let owned = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .is_some_and(|id| ready.iter().any(|r| r == id));
+            if path.extension().is_some_and(|e| e == "zip") && !owned {
+                let _ = std::fs::remove_file(&path);
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Deletes the export files of `ids` (their account is being purged).
@@ -590,14 +677,16 @@ pub async fn list(
     Ok(Json(state.db.query(move |conn| of_user(conn, &id)).await?))
 }
 
-/// The export `id` if `user` may see it: theirs, or one they ran as an admin.
+/// The export `id` if `user` may see it: theirs, or one they ran while an admin, if they
+/// still are one.
 async fn visible(state: &AppState, user: &AuthUser, id: String) -> ApiResult<DataExport> {
     let me = user.user_id.clone();
+    let admin = user.role == Role::Admin;
     state
         .db
         .query(move |conn| by_id(conn, &id))
         .await?
-        .filter(|e| e.user_id == me || e.requested_by.as_deref() == Some(me.as_str()))
+        .filter(|e| e.user_id == me || (admin && e.requested_by.as_deref() == Some(me.as_str())))
         .ok_or(ApiError::NotFound)
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::consents::{self, Purpose, Wording};
+use super::export;
 use crate::app::AppState;
 use crate::domains::auth::extract::{AuthUser, Scope};
 use crate::domains::generation::api::{JobsToStop, stop_jobs};
@@ -201,7 +202,7 @@ pub async fn withdraw(State(state): State<AppState>, user: AuthUser) -> ApiResul
     let now = state.now();
     let id = user.user_id;
     let blobs = state.blobs.clone();
-    let (withdrawn, running) = state
+    let (withdrawn, running, exports) = state
         .db
         .write(move |tx| {
             let samples: Vec<String> = library::kept_for(tx, &id, Kept::Likeness)?
@@ -222,20 +223,24 @@ pub async fn withdraw(State(state): State<AppState>, user: AuthUser) -> ApiResul
                     now,
                 )?;
             }
+            // Copies of the data on this machine go too.
+            let exports = export::discard_for(tx, &id)?;
+            let jobs_stopped = stopped.failed + stopped.running.len();
             library::delete_now(tx, &blobs, &id, &every, now)?;
             let withdrawn = Withdrawn {
                 samples_deleted: samples.len(),
                 made_from_deleted: made_from.len(),
-                jobs_stopped: stopped.failed + stopped.running.len(),
+                jobs_stopped,
                 likeness: likeness_of(tx, &id)?,
             };
-            Ok::<_, ApiError>((withdrawn, stopped.running))
+            Ok::<_, ApiError>((withdrawn, stopped.running, exports))
         })
         .await?;
     for job in &running {
         state.jobs.cancel(job);
     }
     state.jobs.touch();
+    export::remove_files(&state, &exports);
     Ok(Json(withdrawn))
 }
 
@@ -272,6 +277,32 @@ pub async fn upload(
         )));
     }
     let items = receive(&state, &user.user_id, Kept::Likeness, query, &headers, body).await?;
+    // The consent may have been withdrawn, or the limit passed, while the upload ran:
+    // then what it stored goes at once.
+    let (id, now, blobs) = (user.user_id.clone(), state.now(), state.blobs.clone());
+    let added: Vec<String> = items.iter().map(|a| a.id.clone()).collect();
+    state
+        .db
+        .write(move |tx| {
+            let kept = library::kept_for(tx, &id, Kept::Likeness)?.len();
+            let refusal = if in_force(tx, &id)?.is_none() {
+                Some("Your likeness consent was withdrawn; the upload was not kept.".to_string())
+            } else if kept > MAX_SAMPLES {
+                Some(format!(
+                    "You can keep at most {MAX_SAMPLES} likeness samples; the upload was not kept."
+                ))
+            } else {
+                None
+            };
+            match refusal {
+                Some(refusal) => {
+                    library::delete_now(tx, &blobs, &id, &added, now)?;
+                    Ok(Err(ApiError::Conflict(refusal)))
+                }
+                None => Ok::<_, ApiError>(Ok(())),
+            }
+        })
+        .await??;
     Ok((StatusCode::CREATED, Json(Uploaded { items })))
 }
 

@@ -107,6 +107,7 @@ pub async fn start(
         .await?;
     state.privacy.usage.load_opted_out(opted_out);
     export::clean_partial_files(state);
+    export::remove_orphans(state).await?;
     tokio::spawn(
         state
             .privacy

@@ -16,6 +16,7 @@ use crate::domains::auth::extract::{AuthUser, Client, MaybeUser, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::platform::clock::iso_date;
 use crate::platform::db::DbError;
+use crate::platform::rate_limit::Limit;
 use crate::platform::usage::{self, Kind, NamedCount, RequestUser};
 
 /// API routes that stand for a feature, and its name on the dashboard.
@@ -81,6 +82,9 @@ pub async fn count_requests(
 
 const PAGE_VIEW_ROUTE: &str = "/api/v1/usage/page-view";
 
+/// Page views one address may report a minute (a person clicking fast stays well below).
+const PAGE_VIEWS_PER_IP: Limit = Limit::new(120, 60);
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageView {
@@ -98,6 +102,12 @@ pub async fn page_view(
     Json(view): Json<PageView>,
 ) -> ApiResult<StatusCode> {
     let Client(_, ip) = client;
+    state
+        .limiter
+        .hit(&format!("page-view:{ip}"), PAGE_VIEWS_PER_IP)
+        .map_err(|retry_after_seconds| ApiError::TooManyRequests {
+            retry_after_seconds,
+        })?;
     let page = view.page.trim();
     let well_formed = page.starts_with('/')
         && page.len() <= 80

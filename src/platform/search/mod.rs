@@ -232,8 +232,16 @@ impl Search {
         match built {
             Ok(index) => {
                 let count = index.doc_count();
+                let applied = index.applied_seq();
                 *self.current.write().expect("search lock poisoned") = (index, dir.clone());
                 remove_others(&self.root, &dir);
+                // What the new index already holds leaves the outbox (whose keys name
+                // people: nothing of a purged account may stay there).
+                db.write(move |tx| {
+                    tx.execute("DELETE FROM search_outbox WHERE seq <= ?1", [applied])?;
+                    Ok::<_, DbError>(())
+                })
+                .await?;
                 Ok(count)
             }
             Err(error) => {
@@ -369,6 +377,16 @@ impl Search {
     }
 }
 
+/// Asks the running server's writer to rebuild the index from the database (in the
+/// caller's transaction): afterwards no segment file holds text deleted before it.
+pub fn request_rebuild(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO search_state (name, value) VALUES (?1, 1)",
+        [REINDEX_REQUESTED],
+    )?;
+    Ok(())
+}
+
 fn reindex_requested(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM search_state WHERE name = ?1)",
@@ -386,14 +404,8 @@ pub async fn reindex(root: &Path, db: &Db, source: Arc<dyn Source>) -> anyhow::R
         None => false,
     };
     if held {
-        db.write(|tx| {
-            tx.execute(
-                "INSERT OR REPLACE INTO search_state (name, value) VALUES (?1, 1)",
-                [REINDEX_REQUESTED],
-            )?;
-            Ok::<_, DbError>(())
-        })
-        .await?;
+        db.write(|tx| Ok::<_, DbError>(request_rebuild(tx)?))
+            .await?;
         for _ in 0..(30 * 60 * 4) {
             tokio::time::sleep(POLL).await;
             if !db.query(reindex_requested).await? {

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::platform::rate_limit::Limit;
 
 pub const LOGINS_PER_IP: Limit = Limit::new(30, 15 * 60);
-const LOGINS_PER_ACCOUNT: Limit = Limit::new(10, 15 * 60);
+pub const LOGINS_PER_ACCOUNT: Limit = Limit::new(10, 15 * 60);
 const REFRESHES_PER_IP: Limit = Limit::new(120, 60);
 
 #[derive(Deserialize, utoipa::ToSchema)]
