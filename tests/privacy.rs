@@ -79,6 +79,25 @@ async fn ready_export(api: &Api) -> Value {
     panic!("the export never became ready")
 }
 
+/// Waits until the search writer has taken every change of the outbox.
+async fn search_caught_up(server: &Server) {
+    wait_until("the search index caught up", || async {
+        server
+            .db()
+            .query_row("SELECT COUNT(*) FROM search_outbox", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+            == 0
+    })
+    .await;
+}
+
+/// `POST /api/v1/me/delete/cancel` without signing in.
+async fn cancel_deletion(server: &Server, body: Value) -> reqwest::Response {
+    server.api().post("/api/v1/me/delete/cancel", body).await
+}
+
 /// Every value of every column of every table that mentions `needle`.
 fn rows_mentioning(db: &rusqlite::Connection, needle: &str) -> Vec<String> {
     let tables: Vec<String> = db
@@ -300,11 +319,30 @@ async fn an_export_holds_the_account_and_validates_against_the_committed_schemas
     );
     let account = zip_json(&zip, "data/account.json");
     assert_eq!(account["account"][0]["email"], "ann@example.org");
-    let security = zip_json(&zip, "data/security.json");
-    assert!(
-        !security.to_string().contains("password"),
-        "no secrets are exported"
-    );
+    // No secret is exported: not the password hash, not a token hash.
+    assert!(account["account"][0].get("password_hash").is_none());
+    let stored_hash: String = server
+        .db()
+        .query_row(
+            "SELECT password_hash FROM users WHERE username = 'ann'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).unwrap();
+        let name = file.name().unwrap().to_string();
+        if name.starts_with("data/") {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut file, &mut text).unwrap();
+            assert!(
+                !text.contains(&stored_hash),
+                "{name} holds the password hash"
+            );
+            assert!(!text.contains("$argon2"), "{name} holds a password hash");
+        }
+    }
 
     // Asked too often: one a day here.
     let again = ann.post("/api/v1/me/export", json!({})).await;
@@ -436,10 +474,7 @@ async fn deleting_an_account_locks_it_at_once_and_the_mailed_link_cancels_it() {
         .smtp
         .wait_for("dora@example.org", "Your account will be deleted");
     let token = mail.token("/account/restore");
-    let kept = server
-        .api()
-        .post("/api/v1/me/delete/cancel", json!({"token": token}))
-        .await;
+    let kept = cancel_deletion(&server, json!({"token": token})).await;
     assert_eq!(kept.status(), StatusCode::OK);
     server
         .smtp
@@ -453,30 +488,16 @@ async fn deleting_an_account_locks_it_at_once_and_the_mailed_link_cancels_it() {
     );
     // The right password for an account that is not waiting for deletion gets the same
     // answer as a wrong one: this door tells nothing about passwords.
-    let not_pending = server
-        .api()
-        .post(
-            "/api/v1/me/delete/cancel",
-            json!({"login": "dora", "password": PASSWORD}),
-        )
-        .await;
+    let not_pending =
+        cancel_deletion(&server, json!({"login": "dora", "password": PASSWORD})).await;
     let not_pending = problem(not_pending, StatusCode::UNAUTHORIZED).await;
-    let wrong = server
-        .api()
-        .post(
-            "/api/v1/me/delete/cancel",
-            json!({"login": "dora", "password": "nope"}),
-        )
-        .await;
+    let wrong = cancel_deletion(&server, json!({"login": "dora", "password": "nope"})).await;
     assert_eq!(problem(wrong, StatusCode::UNAUTHORIZED).await, not_pending);
     assert_eq!(
         bob.get(&format!("/api/v1/posts/{post}")).await.status(),
         StatusCode::OK
     );
-    let reused = server
-        .api()
-        .post("/api/v1/me/delete/cancel", json!({"token": token}))
-        .await;
+    let reused = cancel_deletion(&server, json!({"token": token})).await;
     problem(reused, StatusCode::BAD_REQUEST).await;
     assert!(
         admin
@@ -494,21 +515,13 @@ async fn deleting_an_account_locks_it_at_once_and_the_mailed_link_cancels_it() {
             .status(),
         StatusCode::ACCEPTED
     );
-    let wrong = server
-        .api()
-        .post(
-            "/api/v1/me/delete/cancel",
-            json!({"login": "dora", "password": "nope"}),
-        )
-        .await;
+    let wrong = cancel_deletion(&server, json!({"login": "dora", "password": "nope"})).await;
     problem(wrong, StatusCode::UNAUTHORIZED).await;
-    let kept = server
-        .api()
-        .post(
-            "/api/v1/me/delete/cancel",
-            json!({"login": "dora@example.org", "password": PASSWORD}),
-        )
-        .await;
+    let kept = cancel_deletion(
+        &server,
+        json!({"login": "dora@example.org", "password": PASSWORD}),
+    )
+    .await;
     assert_eq!(kept.status(), StatusCode::OK);
     server.login("dora", PASSWORD).await;
 }
@@ -656,16 +669,7 @@ async fn the_purge_after_the_grace_period_leaves_nothing_of_the_person() {
         rows_mentioning(&server.db(), "eve@example.org").is_empty()
     })
     .await;
-    wait_until("the search index caught up", || async {
-        server
-            .db()
-            .query_row("SELECT COUNT(*) FROM search_outbox", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .unwrap()
-            == 0
-    })
-    .await;
+    search_caught_up(&server).await;
 
     // Nothing anywhere names her.
     let db = server.db();
@@ -791,16 +795,7 @@ async fn a_child_account_is_purged_at_once_by_an_admin() {
         "{purged}"
     );
     assert!(!blob_path(&server, photo["sha256"].as_str().unwrap()).exists());
-    wait_until("the search index forgot the account", || async {
-        server
-            .db()
-            .query_row("SELECT COUNT(*) FROM search_outbox", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .unwrap()
-            == 0
-    })
-    .await;
+    search_caught_up(&server).await;
     assert_eq!(rows_mentioning(&server.db(), &kid_id), Vec::<String>::new());
     assert_eq!(
         kid.get("/api/v1/me").await.status(),

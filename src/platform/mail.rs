@@ -75,6 +75,13 @@ pub fn enqueue_forgetting_recipient(
     Ok(id)
 }
 
+/// The outbox rows of a user (their `.eml` copies go with a purge).
+pub fn ids_of_user(conn: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT id FROM mail_outbox WHERE user_id = ?1")?;
+    let rows = stmt.query_map([user_id], |r| r.get(0))?;
+    rows.collect()
+}
+
 /// Deletes the outbox rows addressed to `address` (a purged account's, written before
 /// the account existed or without a link to it); returns their ids.
 pub fn forget_address(tx: &Transaction<'_>, address: &str) -> rusqlite::Result<Vec<i64>> {

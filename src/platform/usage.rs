@@ -37,6 +37,14 @@ impl Kind {
             Kind::Feature => "feature",
         }
     }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "page" => Kind::Page,
+            "feature" => Kind::Feature,
+            _ => Kind::Api,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -125,8 +133,8 @@ impl UsageRecorder {
                 set.remove(user_id);
             }
         }
-        if opted_out && let Ok(mut pending) = self.pending.lock() {
-            pending.retain(|k, _| k.user_id.as_deref() != Some(user_id));
+        if opted_out {
+            self.forget(user_id);
         }
     }
 
@@ -244,11 +252,7 @@ pub fn apply_retention(
                 Key {
                     day: r.get(1)?,
                     user_id: r.get(2)?,
-                    kind: match r.get::<_, String>(3)?.as_str() {
-                        "page" => Kind::Page,
-                        "feature" => Kind::Feature,
-                        _ => Kind::Api,
-                    },
+                    kind: Kind::parse(&r.get::<_, String>(3)?),
                     name: r.get(4)?,
                     ip: shorten(&r.get::<_, String>(5)?),
                 },

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::markdown;
 use super::people::{Person, visible_user_by_id};
-use super::posts::{Audience, Post, view, visible_post};
+use super::posts::{POST_COLUMNS, Post, PostRow, post_from_row, view};
 use super::visibility::{Door, post_visible, viewer_param};
 use crate::app::AppState;
 use crate::domains::auth::extract::MaybeUser;
@@ -23,6 +23,26 @@ use crate::platform::search::{self, Change, DocKind, Document, SearchIndex, Sort
 
 /// Posts anyone may find: public, unmoderated, by an active author.
 const FINDABLE: &str = "p.visibility = 'public' AND p.moderation = 'ok' AND u.disabled_at IS NULL";
+
+/// Post `id` if it is still findable — the index may not have caught up with a change —
+/// and visible to the viewer (the same rule for its author as for anyone: a search
+/// lists only what everyone may find).
+fn findable_post(
+    conn: &Connection,
+    id: &str,
+    viewer: Option<&str>,
+) -> rusqlite::Result<Option<PostRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {POST_COLUMNS} FROM posts p JOIN users u ON u.id = p.user_id
+         WHERE p.id = :id AND {FINDABLE} AND {}",
+        post_visible("p", "u", Door::Listed)
+    ))?
+    .query_row(
+        named_params! {":id": id, ":viewer": viewer_param(viewer)},
+        post_from_row,
+    )
+    .optional()
+}
 
 /// The index's source: posts, people and tags.
 pub struct Documents;
@@ -332,11 +352,7 @@ pub async fn search(
                 }
                 consumed += 1;
                 let item = match kind {
-                    // Findable (the index may not have caught up with a change yet)
-                    // and visible to this viewer (blocks, suspensions).
-                    DocKind::Post => match visible_post(conn, &hit.id, viewer, Door::Listed)?
-                        .filter(|row| row.audience == Audience::Public && row.moderation == "ok")
-                    {
+                    DocKind::Post => match findable_post(conn, &hit.id, viewer)? {
                         Some(row) => Some(SearchItem {
                             post: Some(view(conn, row, viewer)?),
                             user: None,

@@ -216,6 +216,13 @@ pub fn kept_for(
     rows.collect()
 }
 
+/// How many assets the user keeps for `purpose`.
+pub fn count_kept(conn: &Connection, user_id: &str, purpose: Purpose) -> rusqlite::Result<usize> {
+    conn.prepare_cached("SELECT COUNT(*) FROM assets WHERE user_id = ?1 AND purpose = ?2")?
+        .query_row(params![user_id, purpose.as_str()], |r| r.get::<_, i64>(0))
+        .map(|n| n as usize)
+}
+
 /// The user's assets made from any of `sources`, directly or through other assets made
 /// from them (an image made from a sample, then a 3D model made from that image).
 pub fn made_from(

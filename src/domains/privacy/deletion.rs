@@ -283,11 +283,7 @@ pub fn purge(
         running_jobs: stopped.running,
         ..Purged::default()
     };
-    purged.mails = {
-        let mut stmt = tx.prepare("SELECT id FROM mail_outbox WHERE user_id = ?1")?;
-        stmt.query_map([user_id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?
-    };
+    purged.mails = mail::ids_of_user(tx, user_id)?;
     for table in crate::domains::personal_data_registry() {
         purged.rows += table.erase(tx, user_id)?;
     }

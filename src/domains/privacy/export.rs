@@ -179,19 +179,6 @@ fn zip_path(state: &AppState, id: &str) -> PathBuf {
     exports_dir(state).join(format!("{id}.zip"))
 }
 
-/// At start: removes ZIPs that were being written when the process stopped.
-pub fn clean_partial_files(state: &AppState) {
-    let dir = exports_dir(state);
-    let _ = std::fs::create_dir_all(&dir);
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for entry in entries.flatten() {
-            if entry.path().extension().is_some_and(|e| e == "partial") {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-}
-
 /// Writes queued exports one at a time until `shutdown`.
 pub async fn run_worker(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     loop {
@@ -580,8 +567,8 @@ pub fn discard_for(tx: &Transaction<'_>, user_id: &str) -> rusqlite::Result<Vec<
     Ok(ready)
 }
 
-/// At start: deletes ZIPs no ready export owns (left by a crash between writing one and
-/// recording it).
+/// At start: deletes every file of the exports folder but the ZIPs of ready exports
+/// (ZIPs being written when the process stopped, or written but never recorded).
 pub async fn remove_orphans(state: &AppState) -> Result<usize, DbError> {
     let ready: Vec<String> = state
         .db
@@ -592,14 +579,17 @@ pub async fn remove_orphans(state: &AppState) -> Result<usize, DbError> {
         })
         .await?;
     let mut removed = 0;
-    if let Ok(entries) = std::fs::read_dir(exports_dir(state)) {
+    let dir = exports_dir(state);
+    let _ = std::fs::create_dir_all(&dir);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
         for entry in entries.flatten() {
             let path = entry.path();
-            let owned = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .is_some_and(|id| ready.iter().any(|r| r == id));
-            if path.extension().is_some_and(|e| e == "zip") && !owned {
+            let owned = path.extension().is_some_and(|e| e == "zip")
+                && path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .is_some_and(|id| ready.iter().any(|r| r == id));
+            if !owned {
                 let _ = std::fs::remove_file(&path);
                 removed += 1;
             }

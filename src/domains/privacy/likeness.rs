@@ -262,7 +262,7 @@ pub async fn upload(
         .query(move |conn| {
             Ok((
                 in_force(conn, &id)?,
-                library::kept_for(conn, &id, Kept::Likeness)?.len(),
+                library::count_kept(conn, &id, Kept::Likeness)?,
             ))
         })
         .await?;
@@ -284,7 +284,7 @@ pub async fn upload(
     state
         .db
         .write(move |tx| {
-            let kept = library::kept_for(tx, &id, Kept::Likeness)?.len();
+            let kept = library::count_kept(tx, &id, Kept::Likeness)?;
             let refusal = if in_force(tx, &id)?.is_none() {
                 Some("Your likeness consent was withdrawn; the upload was not kept.".to_string())
             } else if kept > MAX_SAMPLES {

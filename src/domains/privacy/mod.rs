@@ -78,14 +78,11 @@ pub fn create_account(
     user: &NewUser<'_>,
     now: i64,
 ) -> rusqlite::Result<String> {
-    let version = |slug: &str| -> rusqlite::Result<String> {
-        Ok(policies::current(tx, slug)?
-            .map_or(1, |p| p.meta.version)
-            .to_string())
-    };
-    let (terms, privacy) = (version("terms")?, version("privacy")?);
-    let id = store::insert_user(tx, user, &terms, &privacy, now)?;
-    policies::accept_at_signup(tx, &id, now)?;
+    let [terms, privacy] = policies::in_force_at_signup(tx)?;
+    let id = store::insert_user(tx, user, &terms.1.to_string(), &privacy.1.to_string(), now)?;
+    for (slug, version) in [terms, privacy] {
+        policies::accept(tx, &id, slug, version, "signup", now)?;
+    }
     consents::at_signup(tx, &id, now)?;
     Ok(id)
 }
@@ -106,7 +103,6 @@ pub async fn start(
         })
         .await?;
     state.privacy.usage.load_opted_out(opted_out);
-    export::clean_partial_files(state);
     export::remove_orphans(state).await?;
     tokio::spawn(
         state

@@ -28,9 +28,6 @@ pub const DEFAULTS: [(&str, &str); 5] = [
     ("support", include_str!("policies/support.md")),
 ];
 
-/// The policies accepted at signup.
-const ACCEPTED_AT_SIGNUP: [&str; 2] = ["terms", "privacy"];
-
 const MAX_TITLE: usize = 120;
 const MAX_BODY: usize = 100_000;
 const MAX_SUMMARY: usize = 500;
@@ -127,17 +124,19 @@ fn history(conn: &Connection, slug: &str) -> rusqlite::Result<Vec<VersionSummary
     rows.collect()
 }
 
-/// Records that the new account `user_id` accepted the current Terms and Privacy
-/// Policy.
-pub fn accept_at_signup(tx: &Transaction<'_>, user_id: &str, now: i64) -> rusqlite::Result<()> {
-    for slug in ACCEPTED_AT_SIGNUP {
-        let version = current(tx, slug)?.map_or(1, |p| p.meta.version);
-        accept(tx, user_id, slug, version, "signup", now)?;
-    }
-    Ok(())
+/// The policies accepted at signup — the Terms and the Privacy Policy — with the
+/// versions in force.
+pub fn in_force_at_signup(conn: &Connection) -> rusqlite::Result<[(&'static str, i64); 2]> {
+    let version =
+        |slug| Ok::<_, rusqlite::Error>(current(conn, slug)?.map_or(1, |p| p.meta.version));
+    Ok([
+        ("terms", version("terms")?),
+        ("privacy", version("privacy")?),
+    ])
 }
 
-fn accept(
+/// Records that `user_id` accepted `slug` at `version`.
+pub fn accept(
     tx: &Transaction<'_>,
     user_id: &str,
     slug: &str,
@@ -285,18 +284,23 @@ pub struct PolicyLink {
 
 /// The current version of every policy, for footers and the privacy page.
 pub fn links(conn: &Connection) -> rusqlite::Result<Vec<PolicyLink>> {
-    let mut out = Vec::new();
-    for (slug, _) in DEFAULTS {
-        if let Some(p) = current(conn, slug)? {
-            out.push(PolicyLink {
-                slug: p.slug,
-                title: p.title,
-                version: p.meta.version,
-                published_at: p.meta.published_at,
-            });
-        }
-    }
-    Ok(out)
+    // Every page's footer asks for these: titles only, not the texts.
+    let mut stmt = conn.prepare_cached(
+        "SELECT slug, title, version, created_at FROM policy_versions v
+         WHERE version = (SELECT MAX(version) FROM policy_versions l WHERE l.slug = v.slug)",
+    )?;
+    let mut links: Vec<PolicyLink> = stmt
+        .query_map([], |r| {
+            Ok(PolicyLink {
+                slug: r.get(0)?,
+                title: r.get(1)?,
+                version: r.get(2)?,
+                published_at: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    links.sort_by_key(|l| DEFAULTS.iter().position(|(slug, _)| *slug == l.slug));
+    Ok(links)
 }
 
 #[utoipa::path(get, path = "/api/v1/policies", tag = "privacy",
